@@ -1,0 +1,109 @@
+"""WGS84 polygons and circles, validated, with their local planar (shapely) form.
+
+Shapely is planar: a :class:`GeoPolygon` is always projected into a
+:class:`~flight_plans.geodesy.LocalFrame` before any area, buffer or intersection work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from shapely.geometry import Polygon as ShapelyPolygon
+from shapely.validation import explain_validity
+
+from flight_plans._validate import positive
+from flight_plans.errors import InvalidPolygonError
+from flight_plans.geodesy import GeoPoint, LocalFrame
+
+
+def _ring(
+    points: Iterable[GeoPoint | tuple[float, float]], field: str, index: int | None
+) -> tuple[GeoPoint, ...]:
+    ring: list[GeoPoint] = []
+    for p in points:
+        ring.append(p if isinstance(p, GeoPoint) else GeoPoint(p[0], p[1]))
+    if len(ring) >= 2 and ring[0] == ring[-1]:
+        ring.pop()  # accept explicitly closed rings, store them open
+    if len({(p.lat_deg, p.lon_deg) for p in ring}) < 3:
+        raise InvalidPolygonError(field, "needs at least 3 distinct vertices", item_index=index)
+    return tuple(ring)
+
+
+@dataclass(frozen=True, slots=True)
+class GeoPolygon:
+    """A simple polygon on WGS84: an open exterior ring and optional holes.
+
+    Vertices may be given as :class:`GeoPoint` or ``(lat_deg, lon_deg)`` tuples; a closing
+    vertex equal to the first is dropped.
+
+    Raises:
+        InvalidPolygonError: fewer than 3 distinct vertices, zero area, or a ring that
+            crosses itself or its holes.
+        InvalidCoordinateError: a vertex is out of range or not finite.
+    """
+
+    exterior: tuple[GeoPoint, ...]
+    holes: tuple[tuple[GeoPoint, ...], ...] = ()
+    index: int | None = None
+
+    def __post_init__(self) -> None:
+        ext = _ring(self.exterior, "polygon", self.index)
+        holes = tuple(_ring(h, f"polygon.holes[{k}]", self.index) for k, h in enumerate(self.holes))
+        object.__setattr__(self, "exterior", ext)
+        object.__setattr__(self, "holes", holes)
+        shape = self.to_local(self.frame())
+        if not shape.is_valid:
+            raise InvalidPolygonError(
+                "polygon",
+                f"not a simple polygon ({explain_validity(shape)})",
+                item_index=self.index,
+            )
+        if shape.area <= 0.0:
+            raise InvalidPolygonError("polygon", "has zero area", item_index=self.index)
+
+    @classmethod
+    def from_lat_lon(
+        cls, points: Sequence[tuple[float, float]], *, index: int | None = None
+    ) -> GeoPolygon:
+        """Polygon from ``(lat_deg, lon_deg)`` pairs."""
+        return cls(tuple(GeoPoint(la, lo) for la, lo in points), index=index)
+
+    def centroid_hint(self) -> GeoPoint:
+        """Mean of the exterior vertices: a good centre for a :class:`LocalFrame`."""
+        n = len(self.exterior)
+        return GeoPoint(
+            sum(p.lat_deg for p in self.exterior) / n, sum(p.lon_deg for p in self.exterior) / n
+        )
+
+    def frame(self) -> LocalFrame:
+        """A local frame centred on the polygon."""
+        return LocalFrame(self.centroid_hint())
+
+    def to_local(self, frame: LocalFrame) -> ShapelyPolygon:
+        """The polygon as a shapely polygon in ``frame`` metres."""
+        return ShapelyPolygon(
+            frame.to_local_many(self.exterior), [frame.to_local_many(h) for h in self.holes]
+        )
+
+    def area_m2(self) -> float:
+        """Area in square metres (in the polygon's own local frame)."""
+        return float(self.to_local(self.frame()).area)
+
+    def contains(self, p: GeoPoint) -> bool:
+        """True if ``p`` lies inside (or on the border of) the polygon."""
+        from shapely.geometry import Point
+
+        frame = self.frame()
+        return bool(self.to_local(frame).covers(Point(frame.to_local(p))))
+
+
+@dataclass(frozen=True, slots=True)
+class GeoCircle:
+    """A circle on WGS84: centre and radius in metres (geodesic)."""
+
+    center: GeoPoint
+    radius_m: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "radius_m", positive("radius_m", self.radius_m))
