@@ -7,7 +7,7 @@ Shapely is planar: a :class:`GeoPolygon` is always projected into a
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shapely.geometry import Polygon as ShapelyPolygon
 from shapely.validation import explain_validity
@@ -15,6 +15,9 @@ from shapely.validation import explain_validity
 from flight_plans._validate import positive
 from flight_plans.errors import InvalidPolygonError
 from flight_plans.geodesy import GeoPoint, LocalFrame
+
+MIN_AREA_M2 = 0.01
+"""Polygons smaller than this are degenerate (collinear or repeated vertices)."""
 
 
 def _ring(
@@ -45,7 +48,7 @@ class GeoPolygon:
 
     exterior: tuple[GeoPoint, ...]
     holes: tuple[tuple[GeoPoint, ...], ...] = ()
-    index: int | None = None
+    index: int | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         ext = _ring(self.exterior, "polygon", self.index)
@@ -59,8 +62,10 @@ class GeoPolygon:
                 f"not a simple polygon ({explain_validity(shape)})",
                 item_index=self.index,
             )
-        if shape.area <= 0.0:
-            raise InvalidPolygonError("polygon", "has zero area", item_index=self.index)
+        if shape.area < MIN_AREA_M2:
+            raise InvalidPolygonError(
+                "polygon", f"is degenerate (area below {MIN_AREA_M2} m²)", item_index=self.index
+            )
 
     @classmethod
     def from_lat_lon(
