@@ -349,9 +349,7 @@ def estimate(
             alt, airborne = 0.0, False
             break
         fly_to("leg", i, target, target_alt)
-        if cmd == MavCmd.NAV_WAYPOINT:
-            flight.hold(i, max(it.param1, 0.0) if math.isfinite(it.param1) else 0.0)
-        elif cmd == MavCmd.NAV_LOITER_TIME:
+        if cmd == MavCmd.NAV_WAYPOINT or cmd == MavCmd.NAV_LOITER_TIME:
             flight.hold(i, max(it.param1, 0.0) if math.isfinite(it.param1) else 0.0)
         elif cmd == MavCmd.NAV_LOITER_TURNS:
             radius = abs(it.param3) if math.isfinite(it.param3) else 0.0

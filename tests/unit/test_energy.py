@@ -182,7 +182,7 @@ def test_battery_and_reserve_validation() -> None:
         BatteryState(-1.0)
     with pytest.raises(InvalidValueError, match="reserve_fraction"):
         feasibility(out_and_back(), BatteryState(100.0), reserve_fraction=1.0)
-    with pytest.raises(InvalidValueError, match="wind.speed_m_s"):
+    with pytest.raises(InvalidValueError, match=r"wind\.speed_m_s"):
         Wind(0.0, -3.0)
 
 
