@@ -79,3 +79,65 @@ class PlanFormatError(FlightPlanError, ValueError):
 
 class UnsupportedItemError(PlanFormatError):
     """A plan contains an item kind this library cannot turn into MAVLink items."""
+
+
+# -- errors located in a document -----------------------------------------------------------
+# A value that is wrong *inside a plan document* is both a format error (it has a JSON path
+# and a source name) and the specific value error. These classes are both, so a caller can
+# catch either family and still read every field.
+
+
+def _locate(err: PlanFormatError, message: str, path: str, source: str) -> None:
+    err.path = path
+    err.source = source
+    prefix = ": ".join(p for p in (source, path) if p)
+    err.args = (f"{prefix}: {message}" if prefix else message,)
+
+
+class PlanValueError(PlanFormatError, InvalidValueError):
+    """A value inside a plan document is out of range, not finite, or of the wrong kind."""
+
+    def __init__(
+        self,
+        field: str,
+        value: object,
+        reason: str,
+        *,
+        path: str = "",
+        source: str = "",
+        item_index: int | None = None,
+    ) -> None:
+        InvalidValueError.__init__(self, field, value, reason, item_index=item_index)
+        _locate(self, f"{field}={value!r}: {reason}", path, source)
+
+
+class PlanCoordinateError(PlanValueError, InvalidCoordinateError):
+    """A latitude/longitude inside a plan document is NaN, infinite or out of range."""
+
+
+class PlanCommandError(PlanFormatError, UnknownCommandError):
+    """A plan document uses a command number that MAVLink does not define."""
+
+    def __init__(
+        self, command: int, *, path: str = "", source: str = "", item_index: int | None = None
+    ) -> None:
+        UnknownCommandError.__init__(self, command, item_index=item_index)
+        self.reason = f"command {command} is not a MAVLink MAV_CMD"
+        where = f"item {item_index}: " if item_index is not None else ""
+        _locate(self, where + self.reason, path, source)
+
+
+class PlanPolygonError(PlanFormatError, InvalidPolygonError):
+    """A polygon inside a plan document has too few vertices or intersects itself."""
+
+    def __init__(
+        self,
+        field: str,
+        reason: str,
+        *,
+        path: str = "",
+        source: str = "",
+        item_index: int | None = None,
+    ) -> None:
+        InvalidPolygonError.__init__(self, field, reason, item_index=item_index)
+        _locate(self, f"{field}: {reason}", path, source)
