@@ -6,6 +6,7 @@ Shapely is planar: a :class:`GeoPolygon` is always projected into a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -18,6 +19,19 @@ from flight_plans.geodesy import GeoPoint, LocalFrame
 
 MIN_AREA_M2 = 0.01
 """Polygons smaller than this are degenerate (collinear or repeated vertices)."""
+
+
+def mean_point(points: Sequence[GeoPoint]) -> GeoPoint:
+    """The normalised mean of ``points`` as unit vectors (spherical; fine as a frame centre)."""
+    x = y = z = 0.0
+    for p in points:
+        la, lo = math.radians(p.lat_deg), math.radians(p.lon_deg)
+        x += math.cos(la) * math.cos(lo)
+        y += math.cos(la) * math.sin(lo)
+        z += math.sin(la)
+    if math.hypot(x, y, z) < 1e-12:
+        return points[0]
+    return GeoPoint(math.degrees(math.atan2(z, math.hypot(x, y))), math.degrees(math.atan2(y, x)))
 
 
 def _ring(
@@ -75,11 +89,12 @@ class GeoPolygon:
         return cls(tuple(GeoPoint(la, lo) for la, lo in points), index=index)
 
     def centroid_hint(self) -> GeoPoint:
-        """Mean of the exterior vertices: a good centre for a :class:`LocalFrame`."""
-        n = len(self.exterior)
-        return GeoPoint(
-            sum(p.lat_deg for p in self.exterior) / n, sum(p.lon_deg for p in self.exterior) / n
-        )
+        """Mean direction of the exterior vertices: a good centre for a :class:`LocalFrame`.
+
+        Averaged as unit vectors, so a polygon across the antimeridian gets a centre
+        near ±180°, not near 0°.
+        """
+        return mean_point(self.exterior)
 
     def frame(self) -> LocalFrame:
         """A local frame centred on the polygon."""

@@ -118,7 +118,8 @@ def test_local_frame_round_trip(la: float, lo: float, x: float, y: float) -> Non
     f = LocalFrame.at(la, lo)
     p = f.to_geo(x, y)
     x2, y2 = f.to_local(p)
-    assert (x2, y2) == (pytest.approx(x, abs=1e-6), pytest.approx(y, abs=1e-6))
+    # PROJ snaps points within a few µm of the centre to it: compare at 10 µm
+    assert (x2, y2) == (pytest.approx(x, abs=1e-5), pytest.approx(y, abs=1e-5))
 
 
 @settings(max_examples=40, deadline=None)

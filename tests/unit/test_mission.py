@@ -275,3 +275,14 @@ def test_polygon_area_and_contains() -> None:
     sq = GeoPolygon.from_lat_lon([(0, 0), (0, 0.01), (0.01, 0.01), (0.01, 0)])
     assert sq.area_m2() == pytest.approx(1113.19 * 1105.74, rel=2e-3)
     assert sq.contains(GeoPoint(0.005, 0.005)) and not sq.contains(GeoPoint(0.02, 0.005))
+
+
+def test_polygon_across_the_antimeridian_is_measured_in_a_frame_near_it() -> None:
+    """A 0.01°-square straddling ±180° has the same area as one at 0° and contains its centre."""
+    across = GeoPolygon.from_lat_lon(
+        [(0, 179.995), (0, -179.995), (0.01, -179.995), (0.01, 179.995)]
+    )
+    at_zero = GeoPolygon.from_lat_lon([(0, -0.005), (0, 0.005), (0.01, 0.005), (0.01, -0.005)])
+    assert abs(across.centroid_hint().lon_deg) > 179.9
+    assert across.area_m2() == pytest.approx(at_zero.area_m2(), rel=1e-6)
+    assert across.contains(GeoPoint(0.005, 180.0))
