@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NoReturn
 
 from flight_plans.errors import PlanFormatError, PlanValueError
@@ -28,6 +30,20 @@ class _NonFinite(float):
         return obj
 
     token: str
+
+
+def read_text(path: str | os.PathLike[str], *, what: str) -> str:
+    """A UTF-8 (optionally BOM-prefixed) text file; ``what`` names the expected format.
+
+    Raises:
+        OSError: the file cannot be read.
+        PlanFormatError: the bytes are not UTF-8.
+    """
+    p = Path(path)
+    try:
+        return p.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PlanFormatError(f"not UTF-8 text (byte {exc.start}): {what}", source=str(p)) from None
 
 
 def key_path(path: str, key: str) -> str:

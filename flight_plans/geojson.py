@@ -37,18 +37,16 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Literal
 
 from shapely.geometry import LinearRing
 
-from flight_plans._jsondoc import JsonReader, index_path, key_path, parse
+from flight_plans._jsondoc import JsonReader, index_path, key_path, parse, read_text
 from flight_plans.errors import (
     InvalidCoordinateError,
     InvalidPolygonError,
     InvalidValueError,
     PlanCoordinateError,
-    PlanFormatError,
     PlanPolygonError,
 )
 from flight_plans.geodesy import GeoPoint, destination
@@ -326,9 +324,5 @@ def load_polygon(path: str | os.PathLike[str]) -> GeoPolygon:
         OSError: the file cannot be read.
         PlanFormatError: see :func:`loads_polygon`.
     """
-    p = Path(path)
-    try:
-        text = p.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise PlanFormatError(f"not UTF-8 text (byte {exc.start})", source=str(p)) from None
-    return loads_polygon(text, source=str(p))
+    text = read_text(path, what="a GeoJSON file is JSON")
+    return loads_polygon(text, source=str(path))

@@ -47,7 +47,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from flight_plans._jsondoc import parse
+from flight_plans._jsondoc import parse, read_text
 from flight_plans._qgc_load import plan_from_json
 from flight_plans._qgc_model import (
     DO_JUMP,
@@ -65,7 +65,7 @@ from flight_plans._qgc_model import (
     QgcFenceDetails,
     QgcItemDetails,
 )
-from flight_plans.errors import InvalidValueError, PlanFormatError, UnsupportedItemError
+from flight_plans.errors import InvalidValueError, UnsupportedItemError
 from flight_plans.mission import AltDatum, Mission, MissionItem
 from flight_plans.plan import Plan
 
@@ -132,14 +132,8 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
         OSError: the file cannot be read.
         PlanFormatError: see :func:`loads_plan`.
     """
-    p = Path(path)
-    try:
-        text = p.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise PlanFormatError(
-            f"not UTF-8 text (byte {exc.start}): a .plan file is JSON", source=str(p)
-        ) from None
-    return loads_plan(text, source=str(p))
+    text = read_text(path, what="a .plan file is JSON")
+    return loads_plan(text, source=str(path))
 
 
 # -- export ------------------------------------------------------------------------------------

@@ -278,3 +278,29 @@ def test_console_script_is_installed() -> None:
     proc = subprocess.run([exe, "plan", "--help"], capture_output=True, text=True, check=True)
     for sub in ("show", "convert", "orbit", "survey", "expanding-square", "hover"):
         assert sub in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("ring", "needle"),
+    [
+        (
+            [[8.54, 47.39], [8.545, 47.393], [8.545, 47.39], [8.54, 47.393], [8.54, 47.39]],
+            "Self-intersection",
+        ),
+        ([[8.54, 47.39], [8.545, 47.39], [8.54, 47.39]], "3 distinct vertices"),
+        ([[8.54, 47.39], [8.545, 97.39], [8.545, 47.393], [8.54, 47.39]], "latitude"),
+    ],
+)
+def test_survey_refuses_bad_polygons(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, ring: list[list[float]], needle: str
+) -> None:
+    poly = tmp_path / "bad.geojson"
+    poly.write_text(json.dumps({"type": "Polygon", "coordinates": [ring]}))
+    out = tmp_path / "s.plan"
+    code, _, err = run(
+        capsys, "plan", "survey", "--polygon", str(poly), "--alt-rel-m", "60", "-o", str(out)
+    )
+    assert code == 2
+    assert needle in err
+    assert "bad.geojson" in err
+    assert not out.exists()
