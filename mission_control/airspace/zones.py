@@ -234,7 +234,7 @@ class Zone:
     def label(self) -> str:
         """``identifier`` (plus ``#part`` for multi-part zones) and name, for messages."""
         ident = self.identifier if self.part == 0 else f"{self.identifier}#{self.part}"
-        return f"{ident} ({self.name})" if self.name and self.name != self.identifier else ident
+        return f"{ident} “{self.name}”" if self.name and self.name != self.identifier else ident
 
     def active_during(self, t0: datetime, t1: datetime | None = None) -> bool:
         """True if the zone is in force at any instant of ``[t0, t1]``."""
