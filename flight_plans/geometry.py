@@ -15,7 +15,7 @@ from shapely.validation import explain_validity
 
 from flight_plans._validate import positive
 from flight_plans.errors import InvalidPolygonError
-from flight_plans.geodesy import GeoPoint, LocalFrame
+from flight_plans.geodesy import WGS84, GeoPoint, LocalFrame
 
 MIN_AREA_M2 = 0.01
 """Polygons smaller than this are degenerate (collinear or repeated vertices)."""
@@ -32,6 +32,18 @@ def mean_point(points: Sequence[GeoPoint]) -> GeoPoint:
     if math.hypot(x, y, z) < 1e-12:
         return points[0]
     return GeoPoint(math.degrees(math.atan2(z, math.hypot(x, y))), math.degrees(math.atan2(y, x)))
+
+
+def _unwrapped(ring: Sequence[GeoPoint]) -> list[tuple[float, float]]:
+    lons = [p.lon_deg for p in ring]
+    if max(lons) - min(lons) > 180.0:
+        lons = [lo + 360.0 if lo < 0 else lo for lo in lons]
+    return [(lo, p.lat_deg) for lo, p in zip(lons, ring, strict=True)]
+
+
+def _ring_area_m2(ring: Sequence[GeoPoint]) -> float:
+    area, _ = WGS84.polygon_area_perimeter([p.lon_deg for p in ring], [p.lat_deg for p in ring])
+    return abs(float(area))
 
 
 def _ring(
@@ -69,14 +81,16 @@ class GeoPolygon:
         holes = tuple(_ring(h, f"polygon.holes[{k}]", self.index) for k, h in enumerate(self.holes))
         object.__setattr__(self, "exterior", ext)
         object.__setattr__(self, "holes", holes)
-        shape = self.to_local(self.frame())
+        # Edges are straight in longitude/latitude (the GeoJSON convention), so simplicity is
+        # decided in that plane; longitudes are unwrapped for rings across the antimeridian.
+        shape = ShapelyPolygon(_unwrapped(ext), [_unwrapped(h) for h in holes])
         if not shape.is_valid:
             raise InvalidPolygonError(
                 "polygon",
                 f"not a simple polygon ({explain_validity(shape)})",
                 item_index=self.index,
             )
-        if shape.area < MIN_AREA_M2:
+        if self.area_m2() < MIN_AREA_M2:
             raise InvalidPolygonError(
                 "polygon", f"is degenerate (area below {MIN_AREA_M2} m²)", item_index=self.index
             )
@@ -107,8 +121,8 @@ class GeoPolygon:
         )
 
     def area_m2(self) -> float:
-        """Area in square metres (in the polygon's own local frame)."""
-        return float(self.to_local(self.frame()).area)
+        """Geodesic area in square metres (exterior minus holes)."""
+        return _ring_area_m2(self.exterior) - sum(_ring_area_m2(h) for h in self.holes)
 
     def contains(self, p: GeoPoint) -> bool:
         """True if ``p`` lies inside (or on the border of) the polygon."""

@@ -119,10 +119,13 @@ def check(
     )
     legs = list(zip(path.points, path.points[1:], strict=False))
     segs = [(a.point, b.point, distance_m(a.point, b.point)) for a, b in legs]
-    segs += [(c.center, c.center, c.radius_m) for c in path.circles]
-    candidates = index.near_segments(segs, margin_m=rules.pad_m + 1.0) if segs else []
+    margin = rules.pad_m + 1.0
+    found = set(index.near_segments(segs, margin_m=margin)) if segs else set()
+    for c in path.circles:
+        found.update(index.near_point(c.center, c.radius_m * 1.01 + 0.5 + margin))
     if len(path.points) == 1:
-        candidates = index.near_point(path.launch, rules.pad_m + 1.0)
+        found.update(index.near_point(path.launch, margin))
+    candidates = sorted(found)
     active = [
         i
         for i in candidates
