@@ -21,6 +21,7 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
+import shapely
 from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
@@ -34,6 +35,7 @@ from mission_control.airspace.operating_area import (
     check_inclusion_leg,
     depth_m,
     lerp,
+    operating_area,
 )
 from mission_control.airspace.path import PathPoint, flight_path
 from mission_control.airspace.rules import CheckContext, Rules, check_rules
@@ -144,19 +146,28 @@ def check(
     )
 
     check_rules(ctx, path)
+    groups: dict[LocalFrame, list[int]] = {}
     for n, (a, b) in enumerate(legs):
-        frame = ctx.frame_for(a.point, b.point)
-        local = index.local(active, frame)
-        _check_leg(ctx, frame, local, n, a, b)
-        if inclusion_all:
-            check_inclusion_leg(ctx, frame, index.local(inclusion_all, frame), n, a, b)
+        groups.setdefault(ctx.frame_for(a.point, b.point), []).append(n)
     for c in path.circles:
-        frame = ctx.frame_for(c.center, c.center)
-        _check_circle(
-            ctx, frame, index.local(active, frame), c.center, c.radius_m, c.alt_rel_m, c.item_index
-        )
-        if inclusion_all:
-            check_inclusion_circle(ctx, frame, index.local(inclusion_all, frame), c)
+        groups.setdefault(ctx.frame_for(c.center, c.center), [])
+    for frame, numbers in groups.items():
+        _check_frame(ctx, frame, active, inclusion_all, [(n, *legs[n]) for n in numbers])
+        for c in path.circles:
+            if ctx.frame_for(c.center, c.center) is not frame:
+                continue
+            _check_circle(
+                ctx,
+                frame,
+                index.local(active, frame),
+                c.center,
+                c.radius_m,
+                c.alt_rel_m,
+                c.item_index,
+            )
+            if inclusion_all:
+                local_incl = index.local(inclusion_all, frame)
+                check_inclusion_circle(ctx, frame, local_incl, c)
     return AirspaceReport(
         ok=not ctx.violations,
         violations=tuple(ctx.violations),
@@ -179,7 +190,11 @@ def _has_inclusion(index: ZoneIndex) -> bool:
 
 
 def _inside_intervals(
-    lz: LocalZone, p0: tuple[float, float], p1: tuple[float, float], pad_m: float
+    lz: LocalZone,
+    padded: BaseGeometry,
+    p0: tuple[float, float],
+    p1: tuple[float, float],
+    pad_m: float,
 ) -> list[tuple[float, float]]:
     """Parameter intervals ``[t0, t1] ⊆ [0, 1]`` where the segment is inside the padded zone."""
     dx, dy = p1[0] - p0[0], p1[1] - p0[1]
@@ -199,8 +214,7 @@ def _inside_intervals(
         s = math.sqrt(disc)
         lo, hi = max((-b - s) / (2 * a), 0.0), min((-b + s) / (2 * a), 1.0)
         return [(lo, hi)] if lo <= hi else []
-    assert lz.polygon is not None
-    poly = lz.polygon.buffer(pad_m, join_style="mitre") if pad_m > 0 else lz.polygon
+    poly = padded
     if length < 1e-9:
         return [(0.0, 1.0)] if poly.covers(Point(p0)) else []
     seg = LineString([p0, p1])
@@ -228,32 +242,48 @@ def _blocking(ctx: CheckContext, zone: Zone) -> tuple[ViolationKind, bool] | Non
     return None
 
 
-def _check_leg(
+def _check_frame(
     ctx: CheckContext,
     frame: LocalFrame,
-    local: list[LocalZone],
-    n: int,
-    a: PathPoint,
-    b: PathPoint,
+    active: list[int],
+    inclusion: list[int],
+    legs: list[tuple[int, PathPoint, PathPoint]],
 ) -> None:
-    p0, p1 = frame.to_local(a.point), frame.to_local(b.point)
-    for lz in local:
-        z = lz.zone
-        if z.kind is not ZoneKind.EXCLUSION:
+    """Check the legs evaluated in ``frame``: one projection, one STRtree query for all."""
+    if not legs:
+        return
+    xy = frame.to_local_many(p.point for _, a, b in legs for p in (a, b))
+    ends = [(xy[2 * k], xy[2 * k + 1]) for k in range(len(legs))]
+    if inclusion:
+        local_incl = ctx.index.local(inclusion, frame)
+        area = operating_area(local_incl, ctx.rules.pad_m)
+        for (n, a, b), (p0, p1) in zip(legs, ends, strict=True):
+            check_inclusion_leg(ctx, frame, local_incl, area, n, a, b, p0, p1)
+    blocking = []
+    for lz in ctx.index.local(active, frame):
+        if lz.zone.kind is not ZoneKind.EXCLUSION:
             continue
-        verdict = _blocking(ctx, z)
-        if verdict is None:
-            continue
-        for t0, t1 in _inside_intervals(lz, p0, p1, ctx.rules.pad_m):
+        verdict = _blocking(ctx, lz.zone)
+        if verdict is not None:
+            blocking.append((lz, verdict, _zone_geom(lz, ctx.rules.pad_m)))
+    if not blocking:
+        return
+    tree = shapely.STRtree([g for _, _, g in blocking])
+    geoms = [LineString([p0, p1]) if p0 != p1 else Point(p0) for p0, p1 in ends]
+    leg_idx, zone_idx = tree.query(geoms, predicate="intersects")
+    for k, j in zip(leg_idx, zone_idx, strict=True):
+        n, a, b = legs[k]
+        p0, p1 = ends[k]
+        lz, verdict, padded = blocking[j]
+        for t0, t1 in _inside_intervals(lz, padded, p0, p1, ctx.rules.pad_m):
             hit = _vertical_overlap(ctx, frame, lz, p0, p1, a, b, t0, t1)
             if hit is None:
                 continue
             t_hit, alt_lo, alt_hi = hit
-            samples = [t0 + (t1 - t0) * k / 8 for k in range(9)]
+            samples = [t0 + (t1 - t0) * q / 8 for q in range(9)]
             depth = max(depth_m(lz, lerp(p0, p1, t)) for t in samples)
-            _report_zone(
-                ctx, verdict, z, a, b, frame.to_geo(*lerp(p0, p1, t_hit)), depth, alt_lo, alt_hi, n
-            )
+            where = frame.to_geo(*lerp(p0, p1, t_hit))
+            _report_zone(ctx, verdict, lz.zone, a, b, where, depth, alt_lo, alt_hi, n)
 
 
 def _vertical_overlap(

@@ -34,8 +34,10 @@ CHECK_PAD_M = 1.0
 START_CLEARANCE_M = CHECK_PAD_M + 0.5
 """A start closer than this to a no-fly zone counts as inside it."""
 MITRE_LIMIT = 5.0
-CIRCLE_TOLERANCE_M = 0.5
-"""Largest overshoot of the polygon that stands for a circle."""
+CIRCLE_TOLERANCE = 0.01
+"""Largest overshoot of the polygon that stands for a circle, as a fraction of its radius
+(at least :data:`MIN_CIRCLE_TOLERANCE_M`): a 250 m circle becomes a 23-gon 2.5 m too big."""
+MIN_CIRCLE_TOLERANCE_M = 0.5
 CHECKER_CIRCLE_SEGMENTS = 64
 """The checker shrinks an inclusion circle to an inscribed polygon of this many sides; the
 router's operating area stays inside that polygon's inscribed circle."""
@@ -72,14 +74,17 @@ def regular_polygon(center: XY, radius_m: float, sides: int) -> Polygon:
 
 
 def circumscribed(center: XY, radius_m: float) -> Polygon:
-    """A polygon that contains the circle and strays at most :data:`CIRCLE_TOLERANCE_M`."""
-    n = _polygon_sides(radius_m, CIRCLE_TOLERANCE_M)
+    """A polygon that contains the circle and strays at most the circle tolerance."""
+    n = _polygon_sides(radius_m, max(MIN_CIRCLE_TOLERANCE_M, CIRCLE_TOLERANCE * radius_m))
     return regular_polygon(center, radius_m / math.cos(math.pi / n), n)
 
 
 def inscribed(center: XY, radius_m: float) -> Polygon:
-    """A polygon inside the circle, within :data:`CIRCLE_TOLERANCE_M` of it."""
-    return regular_polygon(center, radius_m, _polygon_sides(radius_m, CIRCLE_TOLERANCE_M))
+    """A polygon inside the circle, within :data:`MIN_CIRCLE_TOLERANCE_M` of it.
+
+    (Only obstacle corners become graph nodes, so a fine outline costs nothing here.)
+    """
+    return regular_polygon(center, radius_m, _polygon_sides(radius_m, MIN_CIRCLE_TOLERANCE_M))
 
 
 def polygon_of(lz: LocalZone) -> BaseGeometry:

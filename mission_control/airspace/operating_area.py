@@ -29,7 +29,7 @@ def lerp(p0: tuple[float, float], p1: tuple[float, float], t: float) -> tuple[fl
     return p0[0] + (p1[0] - p0[0]) * t, p0[1] + (p1[1] - p0[1]) * t
 
 
-def _operating_area(local: list[LocalZone], pad_m: float) -> BaseGeometry:
+def operating_area(local: list[LocalZone], pad_m: float) -> BaseGeometry:
     shapes = []
     for lz in local:
         if lz.center_xy is not None:
@@ -42,10 +42,17 @@ def _operating_area(local: list[LocalZone], pad_m: float) -> BaseGeometry:
 
 
 def check_inclusion_leg(
-    ctx: CheckContext, frame: LocalFrame, local: list[LocalZone], n: int, a: PathPoint, b: PathPoint
+    ctx: CheckContext,
+    frame: LocalFrame,
+    local: list[LocalZone],
+    area: BaseGeometry,
+    n: int,
+    a: PathPoint,
+    b: PathPoint,
+    p0: tuple[float, float],
+    p1: tuple[float, float],
 ) -> None:
-    area = _operating_area(local, ctx.rules.pad_m)
-    p0, p1 = frame.to_local(a.point), frame.to_local(b.point)
+    """The leg ``a → b`` (at ``p0 → p1`` in ``frame``) stays inside ``area`` and its bands."""
     geom: BaseGeometry = LineString([p0, p1]) if p0 != p1 else Point(p0)
     outside = geom.difference(area)
     if (not outside.is_empty and outside.length > 1e-6) or (
@@ -135,7 +142,7 @@ def check_inclusion_circle(
 ) -> None:
 
     assert isinstance(c, LoiterCircle)
-    area = _operating_area(local, ctx.rules.pad_m)
+    area = operating_area(local, ctx.rules.pad_m)
     disk = Point(frame.to_local(c.center)).buffer(c.radius_m * 1.01 + 0.5, quad_segs=32)
     if area.covers(disk):
         return

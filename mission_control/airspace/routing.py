@@ -31,7 +31,7 @@ from types import MappingProxyType
 
 from shapely.geometry import LineString
 
-from flight_plans.geodesy import GeoPoint, LocalFrame, distance_m, inverse, path_length_m
+from flight_plans.geodesy import WGS84, GeoPoint, LocalFrame, distance_m, inverse, path_length_m
 from flight_plans.geometry import GeoCircle, GeoPolygon, mean_point
 from flight_plans.mission import AltDatum, HomePosition, MavCmd, Mission, MissionItem
 from mission_control.airspace.check import Rules, check
@@ -245,13 +245,16 @@ def _envelope(z: Zone) -> tuple[float, float, float, float]:
 
 
 def _operating_area(
-    index: ZoneIndex, f: _Filter, leg: tuple[GeoPoint, GeoPoint, float], corridor_m: float
+    index: ZoneIndex,
+    f: _Filter,
+    legs: list[tuple[GeoPoint, GeoPoint, float]],
+    corridor_m: float,
 ) -> list[int] | None:
     """Inclusion zones that can matter: those near the corridor and every one that overlaps
     their envelope, transitively (``None`` when no inclusion zone is in force)."""
     if not any(z.kind is ZoneKind.INCLUSION and f.active(z) for z in index.zones):
         return None
-    found = {i for i in index.near_segments([leg], corridor_m) if f.bounds_area(index.zones[i])}
+    found = {i for i in index.near_segments(legs, corridor_m) if f.bounds_area(index.zones[i])}
     while found:
         boxes = [_envelope(index.zones[i]) for i in found]
         total = (
@@ -339,6 +342,29 @@ def route(
     return replace(r, notes=(*r.notes, *extra)) if extra else r
 
 
+def _pieces(points: Sequence[GeoPoint], step_m: float) -> list[tuple[GeoPoint, GeoPoint, float]]:
+    """The path's legs cut into geodesic pieces of at most ``step_m``.
+
+    The index pads one lon/lat box per piece: short pieces keep the boxes close to a long
+    diagonal leg instead of covering its whole bounding box.
+    """
+    out: list[tuple[GeoPoint, GeoPoint, float]] = []
+    for a, b in itertools.pairwise(points):
+        d = distance_m(a, b)
+        n = max(1, math.ceil(d / step_m))
+        mids = (
+            [
+                GeoPoint(la, lo)
+                for lo, la in WGS84.npts(a.lon_deg, a.lat_deg, b.lon_deg, b.lat_deg, n - 1)
+            ]
+            if n > 1
+            else []
+        )
+        ends = [a, *mids, b]
+        out += [(p, q, d / n) for p, q in itertools.pairwise(ends)]
+    return out
+
+
 def _frame(start: GeoPoint, goal: GeoPoint) -> LocalFrame:
     c = mean_point([start, goal])
     # a rounded centre lets nearby requests share projections (frame and zone caches)
@@ -363,9 +389,11 @@ def _plan(
     frame = _frame(start, goal)
     s_xy, g_xy = frame.to_local(start), frame.to_local(goal)
     corridor = max(MIN_CORRIDOR_M, 4.0 * margin)
-    leg = (start, goal, direct)
-    area_idx = _operating_area(index, f, leg, corridor)
-    considered = {i for i in index.near_segments([leg], corridor) if f.blocks(index.zones[i])}
+    corridor_legs = _pieces([start, goal], corridor)
+    area_idx = _operating_area(index, f, corridor_legs, corridor)
+    considered = {
+        i for i in index.near_segments(corridor_legs, corridor) if f.blocks(index.zones[i])
+    }
     shapes: dict[int, ZoneShape] = {}
 
     def shape(i: int) -> ZoneShape:
@@ -405,7 +433,7 @@ def _plan(
             considered |= more
             continue
         points = _to_geo(frame, plan, start, goal)
-        legs = [(a, b, distance_m(a, b)) for a, b in itertools.pairwise(points)]
+        legs = _pieces(points, corridor)
         near = (
             index.near_segments(legs, margin + CHECK_PAD_M + 1.0)
             if legs
@@ -463,10 +491,9 @@ def _crossings(
     """Notes for the zones the route enters legally: authorised ones and conditional ones."""
     if len(points) < 2:
         return []
-    legs = [(a, b, distance_m(a, b)) for a, b in itertools.pairwise(points)]
     near = [
         i
-        for i in index.near_segments(legs, 1.0)
+        for i in index.near_segments(_pieces(points, MIN_CORRIDOR_M), 1.0)
         if index.zones[i].kind is ZoneKind.EXCLUSION
         and index.zones[i].restriction in (Restriction.REQ_AUTHORISATION, Restriction.CONDITIONAL)
         and f.active(index.zones[i])

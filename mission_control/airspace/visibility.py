@@ -19,7 +19,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 import shapely
-from shapely.geometry import Polygon
+from shapely.geometry import LineString, Polygon
 from shapely.geometry.polygon import orient
 
 XY = tuple[float, float]
@@ -90,11 +90,21 @@ class VisibilityGraph:
         out: npt.NDArray[np.bool_] = ok | same
         return out
 
+    def _free_edge(self, a: XY, b: XY) -> bool:
+        if a == b:
+            return True
+        return bool(self._test.covers(LineString((a, b))))
+
     def shortest_path(self, start: XY, goal: XY) -> list[XY] | None:
         """The shortest polyline from ``start`` to ``goal`` inside the free space.
 
         Both ends must lie in (or on the boundary of) the free polygon. Returns ``None``
         when no path is found (the ends are not connected).
+
+        A* over edges, lazily: a closed node's candidate edges wait in the queue, ordered
+        by ``g + length + h``, and an edge's visibility is tested only when it comes out
+        first. With a consistent heuristic the first visible edge into a node is its best,
+        so only edges cheaper than the answer are ever tested.
         """
         if self.visible(start, np.asarray([goal], dtype=float))[0]:
             return [start, goal]
@@ -106,22 +116,16 @@ class VisibilityGraph:
         is_vertex = np.arange(n) >= 2
         h = np.hypot(*(pts - pts[1]).T)
         g = np.full(n, math.inf)
-        g[0] = 0.0
         parent = np.full(n, -1, dtype=np.int64)
         closed = np.zeros(n, dtype=bool)
-        heap: list[tuple[float, int]] = [(float(h[0]), 0)]
-        while heap:
-            _, u = heapq.heappop(heap)
-            if closed[u]:
-                continue
-            closed[u] = True
-            if u == 1:
-                break
+        xy: list[XY] = [(float(x), float(y)) for x, y in pts]
+        queue: list[tuple[float, int, int]] = []
+        edges: dict[int, tuple[list[int], list[float]]] = {}
+
+        def expand(u: int) -> None:
             cand = np.flatnonzero(~closed)
-            d = np.hypot(*(pts[cand] - pts[u]).T)
-            new = g[u] + d
-            mask = (new < g[cand] - 1e-9) & (new + h[cand] < g[1] - 1e-9)
             direction = pts[cand] - pts[u]
+            mask = np.ones(len(cand), dtype=bool)
             if is_vertex[u]:
                 # tangent at u: both ring neighbours of u on one side of the line
                 pu = np.broadcast_to(pts[u], direction.shape)
@@ -129,25 +133,39 @@ class VisibilityGraph:
                     _sides(pu, direction, np.broadcast_to(prev[u], direction.shape)),
                     _sides(pu, direction, np.broadcast_to(nxt[u], direction.shape)),
                 )
-            vc = is_vertex[cand]
-            if vc.any():
-                pv = pts[cand]
-                tan_v = _tangent(
-                    _sides(pv, direction, prev[cand]), _sides(pv, direction, nxt[cand])
-                )
-                mask &= ~vc | tan_v
-            idx = cand[mask]
-            if idx.size == 0:
+            pv = pts[cand]
+            tan_v = _tangent(_sides(pv, direction, prev[cand]), _sides(pv, direction, nxt[cand]))
+            mask &= ~is_vertex[cand] | tan_v
+            cand = cand[mask]
+            if cand.size == 0:
+                return
+            f = g[u] + np.hypot(*(pts[cand] - pts[u]).T) + h[cand]
+            order = np.argsort(f, kind="stable")
+            edges[u] = (cand[order].tolist(), f[order].tolist())
+            heapq.heappush(queue, (edges[u][1][0], u, 0))
+
+        g[0] = 0.0
+        closed[0] = True
+        expand(0)
+        while queue:
+            _, u, k = heapq.heappop(queue)
+            targets, costs = edges[u]
+            if k + 1 < len(targets):
+                heapq.heappush(queue, (costs[k + 1], u, k + 1))
+            v = targets[k]
+            if closed[v]:
                 continue
-            vis = self.visible((float(pts[u][0]), float(pts[u][1])), pts[idx])
-            idx = idx[vis]
-            g[idx] = g[u] + np.hypot(*(pts[idx] - pts[u]).T)
-            parent[idx] = u
-            for v in idx.tolist():
-                heapq.heappush(heap, (float(g[v] + h[v]), v))
-        if not math.isfinite(g[1]):
+            if not self._free_edge(xy[u], xy[v]):
+                continue
+            closed[v] = True
+            g[v] = g[u] + math.hypot(*(pts[v] - pts[u]))
+            parent[v] = u
+            if v == 1:
+                break
+            expand(v)
+        if not closed[1]:
             return None
         path = [1]
         while path[-1] != 0:
             path.append(int(parent[path[-1]]))
-        return [(float(pts[i][0]), float(pts[i][1])) for i in reversed(path)]
+        return [xy[i] for i in reversed(path)]
