@@ -20,7 +20,9 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
+from numpy.typing import ArrayLike
 from pyproj import CRS, Geod, Transformer
 
 from flight_plans._validate import finite, latitude, longitude
@@ -137,6 +139,16 @@ class LocalFrame:
         _, inv = _transformers(self.origin.lat_deg, self.origin.lon_deg)
         lon, lat = inv.transform(x_east_m, y_north_m)
         return GeoPoint(float(lat), _wrap_lon(float(lon)))
+
+    def to_local_arrays(self, lat_deg: ArrayLike, lon_deg: ArrayLike) -> tuple[Any, Any]:
+        """Project arrays of latitudes/longitudes (already validated by the caller).
+
+        Returns:
+            ``(x_east_m, y_north_m)`` sequences (NumPy arrays when NumPy arrays are given).
+        """
+        fwd, _ = _transformers(self.origin.lat_deg, self.origin.lon_deg)
+        xs, ys = fwd.transform(lon_deg, lat_deg)
+        return xs, ys
 
     def to_local_many(self, points: Iterable[GeoPoint]) -> list[tuple[float, float]]:
         """Project many points at once (one vectorised PROJ call)."""

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import shapely
-from shapely.geometry import LineString, Point
+from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
 from flight_plans.geodesy import GeoPoint, LocalFrame
@@ -68,7 +68,10 @@ class _Cell:
     geoms: list[BaseGeometry]
     floors: np.ndarray
     ceilings: np.ndarray
+    geom_array: np.ndarray
     tree: shapely.STRtree | None
+    boundaries: np.ndarray
+    boundary_tree: shapely.STRtree | None
     area: BaseGeometry | None  # union of inclusion zones, or None when there are none
     area_label: str
 
@@ -172,13 +175,19 @@ class Assessor:
         if self._has_inclusion:
             area = shapely.union_all(inclusion) if inclusion else shapely.Polygon()
             shapely.prepare(area)
+        geom_array = np.empty(len(geoms), dtype=object)
+        geom_array[:] = geoms
+        boundaries = shapely.boundary(geom_array)
         cell = _Cell(
             frame=frame,
             zones=zones,
             geoms=geoms,
             floors=np.asarray(floors, dtype=float),
             ceilings=np.asarray(ceilings, dtype=float),
+            geom_array=geom_array,
             tree=shapely.STRtree(geoms) if geoms else None,
+            boundaries=boundaries,
+            boundary_tree=shapely.STRtree(boundaries) if geoms else None,
             area=area,
             area_label="operating area",
         )
@@ -264,131 +273,109 @@ class Assessor:
         vel: np.ndarray,
         lookahead_s: float,
     ) -> list[Assessment]:
-        xy = np.asarray(
-            cell.frame.to_local_many(GeoPoint(a, b) for a, b in zip(lat, lon, strict=True))
-        )
+        xs, ys = cell.frame.to_local_arrays(lat, lon)
+        xy = np.column_stack([np.asarray(xs), np.asarray(ys)])
         m = xy.shape[0]
         pts = shapely.points(xy)
-        ends = xy + vel[:, [1, 0]] * lookahead_s  # east = x, north = y
-        moving = np.hypot(vel[:, 0], vel[:, 1]) * lookahead_s > 1e-6
-        tracks = np.array(
-            [
-                LineString([tuple(a), tuple(b)]) if mv else Point(tuple(a))
-                for a, b, mv in zip(xy, ends, moving, strict=True)
-            ],
-            dtype=object,
-        )
+        step = vel[:, [1, 0]] * lookahead_s  # east = x, north = y
+        tracks = shapely.linestrings(np.stack([xy, xy + step], axis=1))
         inside: list[list[str]] = [[] for _ in range(m)]
-        breach: list[tuple[float, str] | None] = [None] * m
+        best_t = np.full(m, np.inf)
+        best_zone: list[str | None] = [None] * m
         nearest_d = np.full(m, np.inf)
         nearest_z: list[str | None] = [None] * m
-        if cell.tree is not None:
-            # where the track may meet a zone: pairs (track i, zone j)
+        if cell.tree is not None and cell.boundary_tree is not None:
             ti, zj = cell.tree.query(tracks, predicate="intersects")
-            for i, j in zip(ti, zj, strict=True):
-                z = cell.zones[j]
-                t = _first_entry(
-                    cell.geoms[j],
-                    xy[i],
-                    vel[i],
-                    alt[i],
-                    cell.floors[j],
-                    cell.ceilings[j],
-                    lookahead_s,
-                )
-                if t is None:
-                    continue
-                if t == 0.0:
-                    inside[i].append(z.label)
-                prev = breach[i]
-                if prev is None or t < prev[0]:
-                    breach[i] = (t, z.label)
-            ni, nj = cell.tree.query_nearest(
+            if ti.size:
+                t = _entry_times(cell, xy, step, alt, vel[:, 2], ti, zj, lookahead_s)
+                hit = np.isfinite(t)
+                for i, j, tt in zip(ti[hit], zj[hit], t[hit], strict=True):
+                    if tt == 0.0:
+                        inside[i].append(cell.zones[j].label)
+                    if tt < best_t[i]:
+                        best_t[i], best_zone[i] = tt, cell.zones[j].label
+            ni, nj = cell.boundary_tree.query_nearest(
                 pts, max_distance=self.search_radius_m, all_matches=False
             )
-            for i, j in zip(ni, nj, strict=True):
-                d = float(shapely.distance(cell.geoms[j].boundary, pts[i]))
-                if d < nearest_d[i]:
-                    nearest_d[i], nearest_z[i] = d, cell.zones[j].label
+            if ni.size:
+                d = shapely.distance(cell.boundaries[nj], pts[ni])
+                for i, j, dd in zip(ni, nj, d, strict=True):
+                    if dd < nearest_d[i]:
+                        nearest_d[i], nearest_z[i] = float(dd), cell.zones[j].label
         outside = np.zeros(m, dtype=bool)
         if cell.area is not None:
             outside = ~shapely.covers(cell.area, pts)
-            bd = (
-                shapely.distance(cell.area.boundary, pts)
-                if not cell.area.is_empty
-                else np.full(m, np.inf)
-            )
-            for i in range(m):
-                if bd[i] < nearest_d[i]:
-                    nearest_d[i], nearest_z[i] = float(bd[i]), cell.area_label
+            if not cell.area.is_empty:
+                bd = shapely.distance(cell.area.boundary, pts)
+                closer = bd < nearest_d
+                nearest_d[closer] = bd[closer]
+                for i in np.nonzero(closer)[0]:
+                    nearest_z[i] = cell.area_label
+            leaving = ~shapely.covers(cell.area, tracks)
+            for i in np.nonzero(leaving)[0]:
                 t_exit = 0.0 if outside[i] else _first_exit(cell.area, tracks[i], lookahead_s)
-                prev = breach[i]
-                if t_exit is not None and (prev is None or t_exit < prev[0]):
-                    breach[i] = (t_exit, cell.area_label)
+                if t_exit is not None and t_exit < best_t[i]:
+                    best_t[i], best_zone[i] = t_exit, cell.area_label
         return [
             Assessment(
                 inside=tuple(inside[i]),
                 outside_operating_area=bool(outside[i]),
                 nearest_boundary_m=None if not np.isfinite(nearest_d[i]) else float(nearest_d[i]),
                 nearest_zone=nearest_z[i],
-                seconds_to_breach=_time(breach[i]),
-                breach_zone=_label(breach[i]),
+                seconds_to_breach=None if not np.isfinite(best_t[i]) else float(best_t[i]),
+                breach_zone=best_zone[i],
             )
             for i in range(m)
         ]
 
 
-def _time(pair: tuple[float, str] | None) -> float | None:
-    return None if pair is None else pair[0]
-
-
-def _label(pair: tuple[float, str] | None) -> str | None:
-    return None if pair is None else pair[1]
-
-
-def _first_entry(
-    geom: BaseGeometry,
+def _entry_times(
+    cell: _Cell,
     xy: np.ndarray,
-    vel: np.ndarray,
-    alt: float,
-    floor: float,
-    ceiling: float,
+    step: np.ndarray,
+    alt: np.ndarray,
+    vd: np.ndarray,
+    ti: np.ndarray,
+    zj: np.ndarray,
     lookahead_s: float,
-) -> float | None:
-    """Earliest time in [0, lookahead] at which the track is inside the zone's volume."""
-    vn, ve, vd = (float(v) for v in vel)
-    speed = math.hypot(vn, ve)
-    if speed * lookahead_s <= 1e-6:
-        horiz = [(0.0, lookahead_s)] if geom.covers(Point(float(xy[0]), float(xy[1]))) else []
-    else:
-        end = (float(xy[0]) + ve * lookahead_s, float(xy[1]) + vn * lookahead_s)
-        seg = LineString([(float(xy[0]), float(xy[1])), end])
-        length = seg.length
-        inter = geom.intersection(seg)
-        horiz = []
-        for g in getattr(inter, "geoms", [inter]):
-            if g.is_empty:
-                continue
-            ts = [seg.project(Point(c)) / length * lookahead_s for c in g.coords]
-            horiz.append((min(ts), max(ts)))
-    if not horiz:
-        return None
-    # vertical: alt(t) = alt - vd * t within [floor, ceiling]
-    if abs(vd) < 1e-9:
-        if not floor <= alt <= ceiling:
-            return None
-        v_lo, v_hi = 0.0, lookahead_s
-    else:
-        ta, tb = (alt - floor) / vd, (alt - ceiling) / vd
-        v_lo, v_hi = max(min(ta, tb), 0.0), min(max(ta, tb), lookahead_s)
-        if v_lo > v_hi:
-            return None
-    best = None
-    for h0, h1 in horiz:
-        lo, hi = max(h0, v_lo), min(h1, v_hi)
-        if lo <= hi and (best is None or lo < best):
-            best = lo
-    return None if best is None else (0.0 if best < 1e-9 else best)
+) -> np.ndarray:
+    """Earliest time each (track, zone) pair is inside the zone's volume (inf: never).
+
+    Horizontally the track counts as inside the zone from its first to its last
+    intersection point (the hull of the parts: early, never late); vertically the altitude
+    ``alt - vd·t`` must be within the zone's floor and ceiling.
+    """
+    geoms = cell.geom_array[zj]
+    segs = shapely.linestrings(np.stack([xy[ti], xy[ti] + step[ti]], axis=1))
+    inter = shapely.intersection(geoms, segs)
+    coords, which = shapely.get_coordinates(inter, return_index=True)
+    d = step[ti]
+    len2 = (d * d).sum(axis=1)
+    rel = coords - xy[ti][which]
+    safe = np.where(len2 > 0, len2, 1.0)
+    frac = np.clip((rel * d[which]).sum(axis=1) / safe[which], 0.0, 1.0) * lookahead_s
+    t_in = np.full(ti.shape[0], np.inf)
+    t_out = np.full(ti.shape[0], -np.inf)
+    np.minimum.at(t_in, which, frac)
+    np.maximum.at(t_out, which, frac)
+    static = len2 == 0
+    if static.any():  # not moving horizontally: inside for the whole look-ahead, or never
+        covered = shapely.covers(geoms[static], shapely.points(xy[ti[static]]))
+        t_in[static] = np.where(covered, 0.0, np.inf)
+        t_out[static] = np.where(covered, lookahead_s, -np.inf)
+    floor, ceiling = cell.floors[zj], cell.ceilings[zj]
+    a, v = alt[ti], vd[ti]
+    within = (a >= floor) & (a <= ceiling)
+    moving_v = v != 0
+    v_safe = np.where(moving_v, v, 1.0)
+    ta = np.where(moving_v, (a - floor) / v_safe, np.where(within, -np.inf, np.inf))
+    tb = np.where(moving_v, (a - ceiling) / v_safe, np.where(within, np.inf, -np.inf))
+    v_lo = np.maximum(np.minimum(ta, tb), 0.0)
+    v_hi = np.minimum(np.maximum(ta, tb), lookahead_s)
+    lo = np.maximum(t_in, v_lo)
+    hi = np.minimum(t_out, v_hi)
+    result: np.ndarray = np.where(lo <= hi, np.where(lo < 1e-9, 0.0, lo), np.inf)
+    return result
 
 
 def _first_exit(area: BaseGeometry, track: BaseGeometry, lookahead_s: float) -> float | None:
