@@ -369,7 +369,8 @@ def _entry_times(
     moving_v = v != 0
     v_safe = np.where(moving_v, v, 1.0)
     ta = np.where(moving_v, (a - floor) / v_safe, np.where(within, -np.inf, np.inf))
-    tb = np.where(moving_v, (a - ceiling) / v_safe, np.where(within, np.inf, -np.inf))
+    # not moving vertically: inside the band for the whole look-ahead, or never
+    tb = np.where(moving_v, (a - ceiling) / v_safe, np.inf)
     v_lo = np.maximum(np.minimum(ta, tb), 0.0)
     v_hi = np.minimum(np.maximum(ta, tb), lookahead_s)
     lo = np.maximum(t_in, v_lo)
