@@ -18,7 +18,9 @@ can only make the checker stricter, never miss an incursion.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import shapely
@@ -170,8 +172,8 @@ def check(
                 check_inclusion_circle(ctx, frame, local_incl, c)
     return AirspaceReport(
         ok=not ctx.violations,
-        violations=tuple(ctx.violations),
-        warnings=tuple(ctx.warnings),
+        violations=merge_runs(ctx.violations),
+        warnings=merge_runs(ctx.warnings),
         window=(t0, t1),
         legs_checked=len(legs),
         circles_checked=len(path.circles),
@@ -370,12 +372,70 @@ def _report_zone(
             zone_id=z.identifier,
             zone_label=z.label,
             inside_m=depth_m,
-            over_m=alt_hi - max(floor, alt_lo) if math.isfinite(floor) else None,
+            over_m=_vertical_depth(floor, ceiling, alt_lo, alt_hi),
             location=where,
             blocking=blocking,
             leg_number=leg_number,
         )
     )
+
+
+def _vertical_depth(floor: float, ceiling: float, alt_lo: float, alt_hi: float) -> float | None:
+    """How far the vehicle would have to climb or descend to leave the zone's band."""
+    depth = min(alt_hi - floor, ceiling - alt_lo)
+    return None if math.isinf(depth) else max(depth, 0.0)
+
+
+def merge_runs(found: list[Violation]) -> tuple[Violation, ...]:
+    """Merge consecutive legs breaking the same zone rule into one violation.
+
+    An orbit flown as 30 waypoints through a zone is one finding for the pilot ("legs
+    3→32 enter ..."), with the deepest incursion and the first breach location kept.
+    Findings of different zones (or parts of a zone) stay separate, in path order.
+    """
+    out: list[Violation] = []
+    open_runs: dict[tuple[ViolationKind, str], int] = {}
+    for v in found:
+        key = (v.kind, v.zone_label or "")
+        k = open_runs.get(key) if v.zone_id is not None else None
+        prev = out[k] if k is not None else None
+        if (
+            prev is not None
+            and prev.leg is not None
+            and v.leg is not None
+            and prev.leg[1] == v.leg[0]
+        ):
+            assert k is not None
+            out[k] = _joined(prev, v)
+            continue
+        if v.zone_id is not None:
+            open_runs[key] = len(out)
+        out.append(v)
+    return tuple(out)
+
+
+def _joined(prev: Violation, v: Violation) -> Violation:
+    assert prev.leg is not None and v.leg is not None
+    first = prev.leg[0]
+    name = f"legs {first}→{v.leg[1]}" if first is not None else f"legs up to {v.leg[1]}"
+    tail = v.message.split(" enters ", 1)
+    message = f"{name} enter {tail[1]}" if len(tail) == 2 else v.message
+    deepest = max(prev.inside_m or 0.0, v.inside_m or 0.0)
+    message = re.sub(r"up to \d+ m inside it$", f"up to {deepest:.0f} m inside it", message)
+    return replace(
+        prev,
+        message=message,
+        leg=(first, v.leg[1]),
+        item_index=v.item_index,
+        inside_m=deepest,
+        over_m=_max_opt(prev.over_m, v.over_m),
+    )
+
+
+def _max_opt(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    return a if b is None else max(a, b)
 
 
 def _band_text(floor: float, ceiling: float) -> str:

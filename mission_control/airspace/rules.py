@@ -92,7 +92,7 @@ class CheckContext:
         return alt.value_m + ground - self.ground_launch_m
 
     def add(self, v: Violation) -> None:
-        key = (v.kind, v.zone_id, v.item_index, v.leg)
+        key = (v.kind, v.zone_label, v.item_index, v.leg)
         if key in self.seen:
             return
         self.seen.add(key)
