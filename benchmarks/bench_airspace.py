@@ -9,6 +9,7 @@ Prints ``bench: NAME VALUE UNIT`` lines.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import statistics
@@ -25,7 +26,7 @@ from flight_plans.mission import HomePosition, MavCmd, MavFrame, Mission, Missio
 from mission_control.airspace.assess import Assessor
 from mission_control.airspace.check import Rules, check
 from mission_control.airspace.index import ZoneIndex
-from mission_control.airspace.zones import Altitude, AltDatum, VerticalLimits, Zone
+from mission_control.airspace.zones import AltDatum, Altitude, VerticalLimits, Zone
 
 HOME = HomePosition(47.37, 8.54, 410.0)
 FRAME = LocalFrame(HOME.point)
@@ -49,7 +50,13 @@ def city_zones(n: int, extent_m: float) -> list[Zone]:
             for j, r in enumerate(radii)
         ]
         floor = Altitude(RNG.choice([0.0, 30.0, 60.0]), AltDatum.TERRAIN)
-        zones.append(Zone(f"Z{k}", GeoPolygon(tuple(FRAME.to_geo_many(ring))), vertical=VerticalLimits(floor, None)))
+        zones.append(
+            Zone(
+                f"Z{k}",
+                GeoPolygon(tuple(FRAME.to_geo_many(ring))),
+                vertical=VerticalLimits(floor, None),
+            )
+        )
     return zones
 
 
@@ -61,19 +68,25 @@ def mission_200() -> Mission:
         x = max(-3000.0, min(3000.0, x + RNG.uniform(-400, 400)))
         y = max(-3000.0, min(3000.0, y + RNG.uniform(-400, 400)))
         p = FRAME.to_geo(x, y)
-        items.append(MissionItem.at(MavCmd.NAV_WAYPOINT, p.lat_deg, p.lon_deg, alt_rel_m=RNG.uniform(40, 110)))
+        items.append(
+            MissionItem.at(
+                MavCmd.NAV_WAYPOINT, p.lat_deg, p.lon_deg, alt_rel_m=RNG.uniform(40, 110)
+            )
+        )
     items.append(MissionItem(MavCmd.NAV_RETURN_TO_LAUNCH, MavFrame.MISSION))
     return Mission(tuple(items), HOME)
 
 
 def naive_check(m: Mission, zones: list[Zone], step_m: float = 10.0) -> int:
     """Baseline: sample the path every step_m and test every sample against every zone."""
-    pts = [(HOME.point, 0.0)] + [(GeoPoint(i.lat_deg, i.lon_deg), i.alt_m) for i in m.items if i.is_nav]
+    pts = [(HOME.point, 0.0)] + [
+        (GeoPoint(i.lat_deg, i.lon_deg), i.alt_m) for i in m.items if i.is_nav
+    ]
     pts.append((HOME.point, pts[-1][1]))
     lons: list[float] = []
     lats: list[float] = []
     alts: list[float] = []
-    for (a, za), (b, zb) in zip(pts, pts[1:], strict=False):
+    for (a, za), (b, zb) in itertools.pairwise(pts):
         _, _, d = WGS84.inv(a.lon_deg, a.lat_deg, b.lon_deg, b.lat_deg)
         n = max(1, math.ceil(d / step_m))
         mids = WGS84.npts(a.lon_deg, a.lat_deg, b.lon_deg, b.lat_deg, n - 1) if n > 1 else []
@@ -108,8 +121,12 @@ def main() -> None:
         f"bench: airspace.check_200_items_10k_zones.violations {len(first.violations)} count",
         flush=True,
     )
-    print(f"bench: airspace.check_200_items_10k_zones.zones_considered {first.zones_considered} count")
-    indexed = measure("airspace.check_200_items_10k_zones", lambda: check(m, index, at=AT, rules=rules), repeat=20)
+    print(
+        f"bench: airspace.check_200_items_10k_zones.zones_considered {first.zones_considered} count"
+    )
+    indexed = measure(
+        "airspace.check_200_items_10k_zones", lambda: check(m, index, at=AT, rules=rules), repeat=20
+    )
     cold = []
     for _ in range(3):
         fresh = ZoneIndex(zones)  # empty projection cache: every candidate projected anew

@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 from numpy.typing import ArrayLike
-from pyproj import CRS, Geod, Transformer
+from pyproj import Geod, Transformer
 
 from flight_plans._validate import finite, latitude, longitude
 
@@ -103,15 +103,28 @@ def _wrap_lon(lon: float) -> float:
     return 180.0 if wrapped == -180.0 and lon > 0 else wrapped
 
 
-@lru_cache(maxsize=512)
-def _transformers(lat_deg: float, lon_deg: float) -> tuple[Transformer, Transformer]:
-    crs = CRS.from_proj4(
-        f"+proj=aeqd +lat_0={lat_deg!r} +lon_0={lon_deg!r} +ellps=WGS84 +units=m +no_defs"
+class _Inverse:
+    """The inverse direction of a PROJ pipeline, with a Transformer-like ``transform``."""
+
+    __slots__ = ("_t",)
+
+    def __init__(self, t: Transformer) -> None:
+        self._t = t
+
+    def transform(self, x: Any, y: Any) -> tuple[Any, Any]:
+        return self._t.transform(x, y, direction="INVERSE")
+
+
+@lru_cache(maxsize=4096)
+def _transformers(lat_deg: float, lon_deg: float) -> tuple[Transformer, _Inverse]:
+    # A PROJ pipeline (degrees → radians → AEQD on WGS84) is built in well under a
+    # millisecond, where a CRS-to-CRS transformer takes tens of milliseconds; input is
+    # (lon, lat) like always_xy=True.
+    fwd = Transformer.from_pipeline(
+        "+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad "
+        f"+step +proj=aeqd +lat_0={lat_deg!r} +lon_0={lon_deg!r} +ellps=WGS84"
     )
-    geo = CRS.from_epsg(4326)
-    fwd = Transformer.from_crs(geo, crs, always_xy=True)
-    inv = Transformer.from_crs(crs, geo, always_xy=True)
-    return fwd, inv
+    return fwd, _Inverse(fwd)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from shapely.geometry import LineString, Point, Polygon, box
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
 
-from mission_control.airspace.errors import NoRouteError
+from mission_control.airspace.errors import AirspaceError, NoRouteError
 from mission_control.airspace.index import LocalZone
 from mission_control.airspace.visibility import XY, VisibilityGraph
 from mission_control.airspace.zones import Restriction, Zone
@@ -35,9 +35,11 @@ START_CLEARANCE_M = CHECK_PAD_M + 0.5
 """A start closer than this to a no-fly zone counts as inside it."""
 MITRE_LIMIT = 5.0
 CIRCLE_TOLERANCE = 0.01
-"""Largest overshoot of the polygon that stands for a circle, as a fraction of its radius
-(at least :data:`MIN_CIRCLE_TOLERANCE_M`): a 250 m circle becomes a 23-gon 2.5 m too big."""
+"""Largest overshoot of the polygon that stands for a grown circle, as a fraction of its
+radius, kept within [:data:`MIN_CIRCLE_TOLERANCE_M`, :data:`MAX_CIRCLE_TOLERANCE_M`]: a
+250 m circle becomes a 23-gon at most 2.5 m too big. Fewer corners, smaller graph."""
 MIN_CIRCLE_TOLERANCE_M = 0.5
+MAX_CIRCLE_TOLERANCE_M = 5.0
 CHECKER_CIRCLE_SEGMENTS = 64
 """The checker shrinks an inclusion circle to an inscribed polygon of this many sides; the
 router's operating area stays inside that polygon's inscribed circle."""
@@ -75,7 +77,8 @@ def regular_polygon(center: XY, radius_m: float, sides: int) -> Polygon:
 
 def circumscribed(center: XY, radius_m: float) -> Polygon:
     """A polygon that contains the circle and strays at most the circle tolerance."""
-    n = _polygon_sides(radius_m, max(MIN_CIRCLE_TOLERANCE_M, CIRCLE_TOLERANCE * radius_m))
+    tolerance_m = min(MAX_CIRCLE_TOLERANCE_M, CIRCLE_TOLERANCE * radius_m)
+    n = _polygon_sides(radius_m, max(MIN_CIRCLE_TOLERANCE_M, tolerance_m))
     return regular_polygon(center, radius_m / math.cos(math.pi / n), n)
 
 
@@ -207,31 +210,36 @@ class FreeSpace:
     def _operating_area(
         area: Sequence[ZoneShape], shrink_m: float
     ) -> tuple[BaseGeometry, BaseGeometry]:
+        """The union of the inclusion zones, and that union shrunk by ``shrink_m``.
+
+        A circle counts only as far as the checker's view of it reaches: the checker shrinks
+        it by its pad to an inscribed polygon of :data:`CHECKER_CIRCLE_SEGMENTS` sides, so
+        the circle used here is the one that, shrunk by the pad, fits in that polygon.
+        """
         shapes: list[BaseGeometry] = []
-        extra = 0.0
         for s in area:
             lz = s.local
             if lz.center_xy is not None:
-                shapes.append(inscribed(lz.center_xy, lz.radius_m))
-                # stay inside the circle inscribed in the checker's polygon, too
-                r = lz.radius_m
-                extra = max(
-                    extra, r - (r - CHECK_PAD_M) * math.cos(math.pi / CHECKER_CIRCLE_SEGMENTS)
-                )
+                r = lz.radius_m - CHECK_PAD_M
+                r = r * math.cos(math.pi / CHECKER_CIRCLE_SEGMENTS) + CHECK_PAD_M - 0.01
+                if r > 0.0:
+                    shapes.append(inscribed(lz.center_xy, r))
             else:
                 shapes.append(polygon_of(lz))
-        true = shapely.union_all(shapes)
-        shrunk = true.buffer(
-            -max(shrink_m, extra + 0.01), join_style="mitre", mitre_limit=MITRE_LIMIT
-        )
+        true = shapely.union_all(shapes) if shapes else Polygon()
+        shrunk = true.buffer(-shrink_m, join_style="mitre", mitre_limit=MITRE_LIMIT)
         return true, shrunk
 
     # -- classification of the two ends ------------------------------------------------------
 
-    def _in_area(self, xy: XY) -> bool:
-        if self.area is None:
+    def _in_area(self, xy: XY, *, depth_m: float = 0.0) -> bool:
+        """Inside the operating area by at least ``depth_m`` (always, without one)."""
+        if self.area_true is None:
             return True
-        return any(s.clearance_m(xy) == 0.0 for s in self.area)
+        pt = Point(xy)
+        if not self.area_true.covers(pt):
+            return False
+        return depth_m <= 0.0 or bool(self.area_true.boundary.distance(pt) >= depth_m)
 
     def _component_at(self, xy: XY) -> Polygon | None:
         pt = Point(xy)
@@ -263,9 +271,10 @@ class FreeSpace:
                     "no legal route leaves it",
                     blocking=(o.zone.identifier,),
                 )
-        if not self._in_area(start):
+        if not self._in_area(start, depth_m=START_CLEARANCE_M):
             raise NoRouteError(
-                f"start is outside the operating area (inclusion zones {_labels(self.area or [])})",
+                "start is outside (or on the edge of) the operating area "
+                f"(inclusion zones {_labels(self.area or [])})",
                 blocking=_ids(self.area or []),
             )
         if not self.components:
@@ -273,44 +282,54 @@ class FreeSpace:
                 f"no airspace is left once zones are kept {m:.0f} m away",
                 blocking=_ids(self.obstacles),
             )
-        s, comp, escaped = self._leave_margin(start)
-        if escaped is not None:
-            notes.append(
-                f"start is {escaped.clearance_m(start):.0f} m from "
-                f"{zone_kind_text(escaped.zone)} {escaped.zone.label}, inside the {m:.0f} m "
-                f"margin; the route first moves {math.dist(start, s):.0f} m away from it"
-            )
+        s, comp, escaped, note = self._leave_margin(start)
+        if note:
+            notes.append(note)
         target, stood_off, note = self._target(goal, comp, standoff=standoff)
         if note:
             notes.append(note)
         path = VisibilityGraph(comp).shortest_path(s, target)
         if path is None:  # both ends are in one connected piece: this cannot happen
-            raise NoRouteError("no path found inside the free airspace (internal error)")
+            raise AirspaceError("no path found inside one piece of free airspace (a bug)")
         if escaped is not None:
             path = [start, *path]
         line = LineString(path) if len(path) > 1 else Point(path[0])
         skirted = tuple(o for o in self.obstacles if o.grown.distance(line) < 0.5)
         return Plan(path, escaped, stood_off, skirted, tuple(notes))
 
-    def _leave_margin(self, start: XY) -> tuple[XY, Polygon, ZoneShape | None]:
+    def _leave_margin(self, start: XY) -> tuple[XY, Polygon, ZoneShape | None, str]:
+        """Where the route really starts: ``start``, or the nearest free point when the start
+        is inside the margin (the first leg then leaves it by the shortest way)."""
         comp = self._component_at(start)
         if comp is not None:
-            return start, comp, None
+            return start, comp, None, ""
         free = shapely.union_all(self.components)
         p = nearest_points(free, Point(start))[0]
         s = (float(p.x), float(p.y))
         comp = min(self.components, key=lambda c: c.distance(p))
         leg = LineString([start, s])
         near = [o for o in self.obstacles if o.outline.distance(leg) < START_CLEARANCE_M]
-        outside_area = self.area_true is not None and not self.area_true.buffer(1e-6).covers(leg)
-        by = self._nearest_zone(start, self.obstacles or self.area or [])
+        outside_area = self.area_true is not None and not self.area_true.buffer(
+            -CHECK_PAD_M - 0.25, join_style="mitre"
+        ).covers(leg)
+        grown_in = [o for o in self.obstacles if o.grown.covers(Point(start))]
+        by = self._nearest_zone(start, grown_in or self.area or self.obstacles)
         if near or outside_area:
             raise NoRouteError(
                 f"start is within {self.margin_m:.0f} m of {_labels(near or [by])} and the "
                 "shortest way out would cross a zone",
                 blocking=_ids(near or [by]),
             )
-        return s, comp, by
+        where = (
+            f"{by.clearance_m(start):.0f} m from {zone_kind_text(by.zone)} {by.zone.label}"
+            if grown_in
+            else f"near the edge of the operating area {by.zone.label}"
+        )
+        note = (
+            f"start is {where}, inside the {self.margin_m:.0f} m margin; "
+            f"the route first moves {math.dist(start, s):.0f} m away from it"
+        )
+        return s, comp, by, note
 
     def _target(
         self, goal: XY, comp: Polygon, *, standoff: bool
@@ -362,7 +381,10 @@ class FreeSpace:
             zone = self._nearest_zone(goal, self.area)
             where = f"within {m:.0f} m of the edge of the operating area {zone.zone.label}"
         else:  # numerically on the edge of the free space: treat as unreachable
-            raise NoRouteError("goal lies on the edge of the free airspace and cannot be reached")
+            raise NoRouteError(
+                "goal lies on the edge of the free airspace and cannot be reached",
+                blocking=_ids(self.obstacles[:1]),
+            )
         if not standoff:
             raise NoRouteError(f"goal is {where}", blocking=(zone.zone.identifier,))
         p = nearest_points(comp, Point(goal))[0]

@@ -30,15 +30,21 @@ def lerp(p0: tuple[float, float], p1: tuple[float, float], t: float) -> tuple[fl
 
 
 def operating_area(local: list[LocalZone], pad_m: float) -> BaseGeometry:
+    """The union of the inclusion zones, shrunk by ``pad_m`` after merging.
+
+    Merging first keeps adjacent operating areas seamless (shrinking each one first would
+    open a gap along their shared edge). Circles enter as inscribed 64-gons, inside the
+    true circle.
+    """
     shapes = []
     for lz in local:
         if lz.center_xy is not None:
-            # inscribed polygon of the shrunk circle: inside the true circle
-            shapes.append(Point(lz.center_xy).buffer(max(lz.radius_m - pad_m, 0.0), quad_segs=16))
+            shapes.append(Point(lz.center_xy).buffer(lz.radius_m, quad_segs=16))
         else:
             assert lz.polygon is not None
-            shapes.append(lz.polygon.buffer(-pad_m) if pad_m > 0 else lz.polygon)
-    return shapely.union_all(shapes)
+            shapes.append(lz.polygon)
+    area = shapely.union_all(shapes)
+    return area.buffer(-pad_m, join_style="mitre") if pad_m > 0 else area
 
 
 def check_inclusion_leg(

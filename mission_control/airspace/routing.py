@@ -31,7 +31,15 @@ from types import MappingProxyType
 
 from shapely.geometry import LineString
 
-from flight_plans.geodesy import WGS84, GeoPoint, LocalFrame, distance_m, inverse, path_length_m
+from flight_plans.geodesy import (
+    EARTH_MEAN_RADIUS_M,
+    WGS84,
+    GeoPoint,
+    LocalFrame,
+    distance_m,
+    inverse,
+    path_length_m,
+)
 from flight_plans.geometry import GeoCircle, GeoPolygon, mean_point
 from flight_plans.mission import AltDatum, HomePosition, MavCmd, Mission, MissionItem
 from mission_control.airspace.check import Rules, check
@@ -56,8 +64,8 @@ MIN_MARGIN_M = 2.0
 """The checker pads zones by 1 m; a smaller margin would leave no room for its rounding."""
 VERIFY_ALT_REL_M = 60.0
 """Transit altitude used to check a route planned without one."""
-MAX_ROUTE_M = 300_000.0
-"""Longest start–goal distance planned in one local frame."""
+MAX_ROUTE_M = 100_000.0
+"""Longest start–goal distance planned (one local frame; errors grow with its size)."""
 MIN_CORRIDOR_M = 500.0
 """Zones this far (or 4 margins, if more) from the start–goal line are considered at first."""
 MAX_ROUNDS = 64
@@ -371,10 +379,17 @@ def _frame(start: GeoPoint, goal: GeoPoint) -> LocalFrame:
     return LocalFrame.at(round(c.lat_deg, 3), round(c.lon_deg, 3))
 
 
-def _allowance_m(xy_extent_m: float) -> float:
-    """Extra growth covering the frame's scale error at this distance from its centre."""
-    r = max(xy_extent_m, 1.0)
-    return 0.05 + 2.0 * r * LocalFrame.max_scale_error(r)
+def _allowance_m(r_m: float, direct_m: float) -> float:
+    """Extra growth, metres, for a zone ``r_m`` from the frame's centre.
+
+    Covers the frame's scale error there (lengths off by ``max_scale_error``) and how far
+    a geodesic leg passing there bows away from its straight chord in the frame (about
+    ``r·L²/(8R²)`` for a leg of length ``L``, bounded by ``direct_m + 2r``).
+    """
+    r = max(r_m, 1.0)
+    leg = direct_m + 2.0 * r
+    bow = r * leg * leg / (8.0 * EARTH_MEAN_RADIUS_M**2)
+    return 0.05 + 2.0 * r * LocalFrame.max_scale_error(r) + bow
 
 
 def _plan(
@@ -405,7 +420,7 @@ def _plan(
             else:
                 x0, y0, x1, y1 = polygon_of(lz).bounds
                 extent = max(math.hypot(x, y) for x in (x0, x1) for y in (y0, y1))
-            shapes[i] = obstacle(lz, margin + _allowance_m(extent))
+            shapes[i] = obstacle(lz, margin + _allowance_m(extent, direct))
         return shapes[i]
 
     area = None
@@ -416,7 +431,7 @@ def _plan(
             [shape(i) for i in sorted(considered)],
             area,
             margin_m=margin,
-            allowance_m=_allowance_m(direct),
+            allowance_m=_allowance_m(direct, direct),
             ends=[s_xy, g_xy],
         )
         try:

@@ -420,3 +420,25 @@ def test_the_oracle_agrees_on_a_known_incursion() -> None:
         i for i, (p, a) in enumerate(samples) if oracle_inside(z, p, a)
     ]
     assert not check(m, [z], at=AT).ok
+
+
+def test_adjacent_operating_areas_are_seamless() -> None:
+    """Two inclusion zones sharing an edge form one area: crossing the shared edge is fine."""
+    west = zone(
+        GeoPolygon(tuple(F.to_geo_many([(-500, -500), (0, -500), (0, 2000), (-500, 2000)]))),
+        "W",
+        kind=ZoneKind.INCLUSION,
+    )
+    east = zone(
+        GeoPolygon(tuple(F.to_geo_many([(0, -500), (500, -500), (500, 2000), (0, 2000)]))),
+        "E",
+        kind=ZoneKind.INCLUSION,
+    )
+    m = Mission(
+        (
+            MissionItem.at(22, xy(-200, 0).lat_deg, xy(-200, 0).lon_deg, alt_rel_m=30),
+            wp(200, 1000, 30),
+        ),
+        HomePosition(xy(-200, 0).lat_deg, xy(-200, 0).lon_deg, 400),
+    )
+    assert check(m, [west, east], at=AT).ok
