@@ -10,7 +10,7 @@ from flight_plans.geodesy import GeoPoint, LocalFrame, distance_m
 from flight_plans.mission import AltDatum
 from mission_control.airspace.errors import AirspaceError
 from mission_control.airspace.index import ZoneIndex
-from mission_control.airspace.path import FlightPath
+from mission_control.airspace.path import FlightPath, PathPoint
 from mission_control.airspace.terrain import TerrainProvider
 from mission_control.airspace.violations import Violation, ViolationKind, describe_leg
 from mission_control.airspace.zones import Altitude
@@ -102,6 +102,20 @@ class CheckContext:
 # -- operator rules ------------------------------------------------------------------------------
 
 
+def _samples(ctx: CheckContext, a: PathPoint, b: PathPoint) -> list[tuple[GeoPoint, float]]:
+    """Points along the leg every terrain resolution (none over flat ground)."""
+    step = ctx.terrain.resolution_m
+    if not math.isfinite(step) or a.point == b.point:
+        return []
+    frame = LocalFrame(a.point)
+    bx, by = frame.to_local(b.point)
+    n = min(10_000, math.ceil(math.hypot(bx, by) / step))
+    return [
+        (frame.to_geo(bx * k / n, by * k / n), a.alt_rel_m + (b.alt_rel_m - a.alt_rel_m) * k / n)
+        for k in range(n + 1)
+    ]
+
+
 def check_rules(ctx: CheckContext, path: FlightPath) -> None:
     """Ceiling, distance from launch and minimum transit altitude, worst case per item.
 
@@ -120,17 +134,22 @@ def check_rules(ctx: CheckContext, path: FlightPath) -> None:
     for p in path.points[1:]:
         leg = (prev.item_index, p.item_index)
         if r.ceiling_agl_m is not None:
-            ceiling = ctx.band_rel(
-                Altitude(r.ceiling_agl_m, AltDatum.TERRAIN), p.point, floor=False
-            )
-            over = p.alt_rel_m - ceiling
+            limit = Altitude(r.ceiling_agl_m, AltDatum.TERRAIN)
+            # worst point of the leg: its end over flat ground, else sampled along it
+            at, alt_at = p.point, p.alt_rel_m
+            ceiling = ctx.band_rel(limit, at, floor=False)
+            for q, q_alt in _samples(ctx, prev, p):
+                c = ctx.band_rel(limit, q, floor=False)
+                if q_alt - c > alt_at - ceiling:
+                    at, alt_at, ceiling = q, q_alt, c
+            over = alt_at - ceiling
             if over > 1e-6:
                 keep(
                     over,
                     Violation(
                         kind=ViolationKind.ABOVE_CEILING,
                         message=(
-                            f"{describe_leg(prev, p)} reaches {p.alt_rel_m:.0f} m above launch, "
+                            f"{describe_leg(prev, p)} reaches {alt_at:.0f} m above launch, "
                             f"{over:.1f} m over the {r.ceiling_agl_m:.0f} m AGL ceiling"
                         ),
                         suggestion=(
@@ -141,7 +160,7 @@ def check_rules(ctx: CheckContext, path: FlightPath) -> None:
                         item_index=p.item_index,
                         leg=leg,
                         over_m=over,
-                        location=p.point,
+                        location=at,
                     ),
                 )
         if r.max_distance_from_launch_m is not None:

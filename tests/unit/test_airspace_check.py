@@ -442,3 +442,45 @@ def test_adjacent_operating_areas_are_seamless() -> None:
         HomePosition(xy(-200, 0).lat_deg, xy(-200, 0).lon_deg, 400),
     )
     assert check(m, [west, east], at=AT).ok
+
+
+class SlopeTerrain:
+    """Ground rising 5 cm per metre eastwards from the launch elevation (a test provider)."""
+
+    resolution_m = 10.0
+
+    def elevation_amsl_m(self, points: list[GeoPoint]) -> list[float]:
+        return [HOME.alt_amsl_m + 0.05 * max(F.to_local(p)[0], 0.0) for p in points]
+
+
+def test_a_terrain_provider_moves_agl_limits_with_the_ground() -> None:
+    """1 km east the ground is 50 m higher: a 30 m AGL floor is 80 m above launch there."""
+    z = zone(square(1000, 0, 100), vertical=VerticalLimits(Altitude(30, AltDatum.TERRAIN), None))
+    m = mission(wp(2000, 0, 60), takeoff_alt=60)
+    assert not check(m, [z], at=AT).ok  # flat: the floor is 30 m above launch
+    assert check(m, [z], at=AT, terrain=SlopeTerrain()).ok  # passes 20 m under the floor
+    assert check(mission(wp(2000, 0, 150), takeoff_alt=60), [], at=AT).violations != ()
+    # over the slope 150 m above launch is at most 60 m above the ground: no ceiling breach
+    assert check(mission(wp(2000, 0, 150), takeoff_alt=60), [], at=AT, terrain=SlopeTerrain()).ok
+
+
+class ValleyTerrain:
+    """An 80 m deep valley 900–1100 m east of launch (a test provider)."""
+
+    resolution_m = 10.0
+
+    def elevation_amsl_m(self, points: list[GeoPoint]) -> list[float]:
+        return [
+            HOME.alt_amsl_m - (80.0 if 900 <= F.to_local(p)[0] <= 1100 else 0.0) for p in points
+        ]
+
+
+def test_the_ceiling_is_checked_along_legs_over_terrain() -> None:
+    """Level flight at 100 m crosses a valley where it is 180 m above ground, mid-leg."""
+    m = mission(wp(2000, 0, 100), takeoff_alt=100)
+    assert check(m, [], at=AT).ok
+    [v] = check(m, [], at=AT, terrain=ValleyTerrain()).violations
+    assert v.kind is ViolationKind.ABOVE_CEILING
+    assert v.over_m == pytest.approx(60.0)
+    assert v.location is not None
+    assert 890 <= F.to_local(v.location)[0] <= 1110
