@@ -22,6 +22,8 @@ ED-318
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from mission_control.airspace.errors import ZoneError
 from mission_control.airspace.loaders_fields import (
     AltitudeFields,
@@ -42,7 +44,13 @@ from mission_control.airspace.loaders_fields import (
     text,
     vertical,
 )
-from mission_control.airspace.zones import VerticalLimits, Zone, ZoneShape
+from mission_control.airspace.zones import (
+    Restriction,
+    Schedule,
+    VerticalLimits,
+    Zone,
+    ZoneShape,
+)
 
 _ED269_LOWER = AltitudeFields("lowerLimit", "uomDimensions", "lowerVerticalReference")
 _ED269_UPPER = AltitudeFields("upperLimit", "uomDimensions", "upperVerticalReference")
@@ -94,6 +102,39 @@ def _ed269_volume(value: object, path: str, axis_order: str) -> tuple[ZoneShape,
     raise ZoneError(f"{hpath}.type", f"unsupported projection {kind!r} (use Polygon or Circle)")
 
 
+def _parts_to_zones(
+    parts: list[tuple[ZoneShape, VerticalLimits]],
+    ident: str,
+    ctx: LoadContext,
+    *,
+    restriction: Restriction,
+    schedule: Schedule,
+    name: str,
+    reason: tuple[str, ...],
+    message: str,
+    authority: str,
+    source: Callable[[int], str],
+) -> list[Zone]:
+    """One zone per (shape, vertical band) part, sharing the source zone's details."""
+    return [
+        Zone(
+            ident,
+            shape,
+            kind=ctx.default_kind,
+            vertical=vert,
+            restriction=restriction,
+            schedule=schedule,
+            name=name,
+            reason=reason,
+            message=message,
+            authority=authority,
+            source=source(k),
+            part=k,
+        )
+        for k, (shape, vert) in enumerate(parts)
+    ]
+
+
 def ed269_zones(feature: object, index: int, path: str, ctx: LoadContext) -> list[Zone]:
     """The zones of one ED-269 ``UASZoneVersion`` (one per ``geometry`` volume)."""
     f = obj(feature, "feature")
@@ -103,30 +144,18 @@ def ed269_zones(feature: object, index: int, path: str, ctx: LoadContext) -> lis
     if not volumes:
         raise ZoneError("geometry", "is empty (an ED-269 zone needs at least one volume)")
     parts = [_ed269_volume(v, f"geometry[{k}]", ctx.axis_order) for k, v in enumerate(volumes)]
-    ident = identifier(f) or f"feature-{index}"
-    level = restriction(f.get("restriction"), "restriction")
-    schedule = applicability(f.get("applicability"), "applicability")
-    name = optional_string(f.get("name"), "name")
-    reason = _reasons(f, "")
-    message = optional_string(f.get("message"), "message")
-    authority = _authority(f.get("zoneAuthority"), "zoneAuthority")
-    return [
-        Zone(
-            ident,
-            shape,
-            kind=ctx.default_kind,
-            vertical=vert,
-            restriction=level,
-            schedule=schedule,
-            name=name,
-            reason=reason,
-            message=message,
-            authority=authority,
-            source=ctx.where(f"{path}.geometry[{k}]"),
-            part=k,
-        )
-        for k, (shape, vert) in enumerate(parts)
-    ]
+    return _parts_to_zones(
+        parts,
+        identifier(f) or f"feature-{index}",
+        ctx,
+        restriction=restriction(f.get("restriction"), "restriction"),
+        schedule=applicability(f.get("applicability"), "applicability"),
+        name=optional_string(f.get("name"), "name"),
+        reason=_reasons(f, ""),
+        message=optional_string(f.get("message"), "message"),
+        authority=_authority(f.get("zoneAuthority"), "zoneAuthority"),
+        source=lambda k: ctx.where(f"{path}.geometry[{k}]"),
+    )
 
 
 # -- ED-318 ------------------------------------------------------------------------------------
@@ -195,27 +224,17 @@ def ed318_zones(feature: object, index: int, path: str, ctx: LoadContext) -> lis
     if f.get("geometry") is None:
         raise ZoneError("geometry", "is missing (a zone needs a Polygon or a Point extent)")
     parts = _ed318_volumes(obj(f["geometry"], "geometry"), "geometry", ctx.axis_order)
-    ident = identifier(f) or f"feature-{index}"
-    level = restriction(props.get("type"), "properties.type")
-    schedule = applicability(props.get("limitedApplicability"), "properties.limitedApplicability")
-    name = text(props.get("name"), "properties.name")
-    reason = _reasons(props, "properties.")
-    message = text(props.get("message"), "properties.message")
-    authority = _authority(props.get("zoneAuthority"), "properties.zoneAuthority")
-    return [
-        Zone(
-            ident,
-            shape,
-            kind=ctx.default_kind,
-            vertical=vert,
-            restriction=level,
-            schedule=schedule,
-            name=name,
-            reason=reason,
-            message=message,
-            authority=authority,
-            source=ctx.where(path),
-            part=k,
-        )
-        for k, (shape, vert) in enumerate(parts)
-    ]
+    return _parts_to_zones(
+        parts,
+        identifier(f) or f"feature-{index}",
+        ctx,
+        restriction=restriction(props.get("type"), "properties.type"),
+        schedule=applicability(
+            props.get("limitedApplicability"), "properties.limitedApplicability"
+        ),
+        name=text(props.get("name"), "properties.name"),
+        reason=_reasons(props, "properties."),
+        message=text(props.get("message"), "properties.message"),
+        authority=_authority(props.get("zoneAuthority"), "properties.zoneAuthority"),
+        source=lambda _k: ctx.where(path),
+    )

@@ -22,11 +22,9 @@ class TerrainProvider(Protocol):
     @property
     def resolution_m(self) -> float:
         """Spacing at which elevation can change (``inf`` for flat ground)."""
-        ...
 
     def elevation_amsl_m(self, points: Sequence[GeoPoint]) -> list[float]:
         """Ground elevation AMSL in metres at each point, in order."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
