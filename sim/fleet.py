@@ -1,0 +1,299 @@
+"""N simulated vehicles on N UDP ports, stepped by one task; what ``mission-control sim`` runs.
+
+Each vehicle is its own MAVLink 2 system (system id k, component 1) on its own UDP socket,
+like PX4 SITL instance k-1: by default it sends to ``127.0.0.1:14539+k`` (14540 for the
+first) and answers whoever talks to it. One asyncio task steps every vehicle's flight model
+at ``tick_hz`` and sends what is due; datagrams are handled as they arrive, in the
+protocol callbacks. No threads, no blocking receive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, cast
+from urllib.parse import urlsplit
+
+from flight_plans.geodesy import GeoPoint, LocalFrame
+from sim.errors import SimConfigError, SimError
+from sim.mavlink import Address, Outgoing, VehicleLink, VideoInfo
+from sim.streams import PROFILES, RateProfile
+from sim.vehicle import Vehicle, VehicleConfig
+
+CameraMode = Literal["none", "inproc", "rtp"]
+PX4_HOME = (47.397743, 8.545594, 488.0)  # PX4 SITL's default home (Zurich)
+FIRST_GCS_PORT = 14540
+FIRST_VIDEO_PORT = 5600
+
+
+def parse_udp_url(url: str) -> Address:
+    """``udp://HOST:PORT`` (or ``HOST:PORT``) as an address.
+
+    Raises:
+        SimConfigError: not a UDP URL with a host and a port in 1..65535.
+    """
+    text = url if "://" in url else f"udp://{url}"
+    parts = urlsplit(text)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in ("udp", "udpout") or not parts.hostname or port is None or port == 0:
+        raise SimConfigError("gcs", url, "expected udp://HOST:PORT with a port in 1..65535")
+    return parts.hostname, port
+
+
+@dataclass(frozen=True, slots=True)
+class FleetConfig:
+    """The fleet to run.
+
+    Attributes:
+        vehicles: how many (system ids 1..N).
+        home_lat_deg, home_lon_deg, home_alt_amsl_m: where vehicle 1 stands.
+        spacing_m: distance between neighbours on the launch grid (rows of ⌈√N⌉).
+        gcs_host: host the default ground-station ports are on.
+        gcs_port: send every vehicle's telemetry to this one port (None: 14539+k each).
+        gcs_urls: explicit ``udp://host:port`` targets: one for all, or one per vehicle.
+        bind_host: local address each vehicle's socket binds (ephemeral port).
+        speed: simulated seconds per wall second (1 = real time).
+        tick_hz: how often the flight models step and streams are checked.
+        rates: PX4's stream-rate set (``normal`` = its GCS link, ``onboard`` = its API link).
+        camera: ``none``; ``inproc`` frame sources; or ``rtp`` H.264 streams as well.
+        video_host, first_video_port: where RTP video goes (vehicle k → port first+k-1).
+        seed: makes GPS noise, scene and wind reproducible.
+        gps_noise_m: σ of the simulated GPS error (0 = exact).
+        battery_soc: initial state of charge of every vehicle (0..1).
+        params: parameter overrides applied to every vehicle (PX4 names).
+    """
+
+    vehicles: int = 1
+    home_lat_deg: float = PX4_HOME[0]
+    home_lon_deg: float = PX4_HOME[1]
+    home_alt_amsl_m: float = PX4_HOME[2]
+    spacing_m: float = 5.0
+    gcs_host: str = "127.0.0.1"
+    gcs_port: int | None = None
+    gcs_urls: tuple[str, ...] = ()
+    bind_host: str = "127.0.0.1"
+    speed: float = 1.0
+    tick_hz: float = 50.0
+    rates: RateProfile = "normal"
+    camera: CameraMode = "none"
+    video_host: str = "127.0.0.1"
+    first_video_port: int = FIRST_VIDEO_PORT
+    seed: int = 0
+    gps_noise_m: float = 0.0
+    battery_soc: float = 1.0
+    params: tuple[tuple[str, float], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.vehicles <= 250:
+            raise SimConfigError("vehicles", self.vehicles, "must be 1..250")
+        if not (math.isfinite(self.speed) and 0.1 <= self.speed <= 100):
+            raise SimConfigError("speed", self.speed, "must be 0.1..100")
+        if not (math.isfinite(self.tick_hz) and 1 <= self.tick_hz <= 500):
+            raise SimConfigError("tick_hz", self.tick_hz, "must be 1..500")
+        if not (math.isfinite(self.spacing_m) and 0 <= self.spacing_m <= 10_000):
+            raise SimConfigError("spacing_m", self.spacing_m, "must be 0..10000 m")
+        if self.gcs_port is not None and not 1 <= self.gcs_port <= 65535:
+            raise SimConfigError("gcs_port", self.gcs_port, "must be 1..65535")
+        if self.gcs_port is not None and self.gcs_urls:
+            raise SimConfigError("gcs", self.gcs_urls, "give either gcs_port or gcs_urls")
+        if len(self.gcs_urls) not in (0, 1, self.vehicles):
+            raise SimConfigError(
+                "gcs_urls", self.gcs_urls, f"give one URL or one per vehicle ({self.vehicles})"
+            )
+        for url in self.gcs_urls:
+            parse_udp_url(url)
+        if self.rates not in PROFILES:
+            raise SimConfigError("rates", self.rates, f"must be one of {sorted(PROFILES)}")
+        if self.camera not in ("none", "inproc", "rtp"):
+            raise SimConfigError("camera", self.camera, "must be none, inproc or rtp")
+        if not 1 <= self.first_video_port <= 65535 - self.vehicles:
+            raise SimConfigError("first_video_port", self.first_video_port, "out of range")
+        # the rest (home, battery, noise, params) is checked by VehicleConfig
+        self.vehicle_config(1)
+
+    def gcs_for(self, system_id: int) -> Address:
+        if self.gcs_urls:
+            url = self.gcs_urls[0] if len(self.gcs_urls) == 1 else self.gcs_urls[system_id - 1]
+            return parse_udp_url(url)
+        if self.gcs_port is not None:
+            return self.gcs_host, self.gcs_port
+        return self.gcs_host, FIRST_GCS_PORT + system_id - 1
+
+    def launch_point(self, system_id: int) -> GeoPoint:
+        """Vehicle k's launch point: a grid east and north of home, ``spacing_m`` apart."""
+        cols = math.ceil(math.sqrt(self.vehicles))
+        i = system_id - 1
+        frame = LocalFrame.at(self.home_lat_deg, self.home_lon_deg)
+        return frame.to_geo((i % cols) * self.spacing_m, (i // cols) * self.spacing_m)
+
+    def vehicle_config(self, system_id: int) -> VehicleConfig:
+        p = self.launch_point(system_id)
+        return VehicleConfig(
+            system_id=system_id,
+            lat_deg=p.lat_deg,
+            lon_deg=p.lon_deg,
+            alt_amsl_m=self.home_alt_amsl_m,
+            battery_soc=self.battery_soc,
+            gps_noise_m=self.gps_noise_m,
+            seed=self.seed * 1000 + system_id,
+            params=self.params,
+        )
+
+
+def _factory(endpoint: _Endpoint) -> Callable[[], _Endpoint]:
+    return lambda: endpoint
+
+
+class _Endpoint(asyncio.DatagramProtocol):
+    """UDP adapter of one vehicle: bytes in → :class:`VehicleLink` → bytes out."""
+
+    def __init__(self, link: VehicleLink, loop: asyncio.AbstractEventLoop) -> None:
+        self.link = link
+        self._loop = loop
+        self.transport: asyncio.DatagramTransport | None = None
+        self.send_errors = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | bytes | int, ...]) -> None:
+        host, port = str(addr[0]), int(addr[1])
+        self.send(self.link.datagram(data, (host, port), self._loop.time()))
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP port unreachable while no ground station listens: expected, not fatal
+        self.send_errors += 1
+
+    def send(self, out: Outgoing) -> None:
+        t = self.transport
+        if t is None or t.is_closing():
+            return
+        for data, addr in out:
+            t.sendto(data, addr)
+
+
+@dataclass(frozen=True, slots=True)
+class SimVehicle:
+    """A running vehicle: its model, its MAVLink logic and where it can be reached."""
+
+    vehicle: Vehicle
+    link: VehicleLink
+    local_address: Address
+    gcs_address: Address
+    video_uri: str | None = None
+
+    @property
+    def system_id(self) -> int:
+        return self.vehicle.config.system_id
+
+    @property
+    def mavlink_url(self) -> str:
+        host, port = self.local_address
+        return f"udp://{host}:{port}"
+
+
+class Fleet:
+    """Run a :class:`FleetConfig` until the context exits (``async with Fleet(cfg) as f``).
+
+    Raises:
+        SimError: a socket could not be opened (the message says which vehicle and why).
+    """
+
+    def __init__(self, config: FleetConfig) -> None:
+        self.config = config
+        self.vehicles: list[SimVehicle] = []
+        self._endpoints: list[_Endpoint] = []
+        self._task: asyncio.Task[None] | None = None
+        self.ticks = 0
+
+    def vehicle(self, system_id: int) -> SimVehicle:
+        """The running vehicle with ``system_id``.
+
+        Raises:
+            SimConfigError: no vehicle has that id.
+        """
+        if not 1 <= system_id <= len(self.vehicles):
+            raise SimConfigError("system_id", system_id, f"fleet has 1..{len(self.vehicles)}")
+        return self.vehicles[system_id - 1]
+
+    async def __aenter__(self) -> Fleet:
+        loop = asyncio.get_running_loop()
+        cfg = self.config
+        try:
+            for k in range(1, cfg.vehicles + 1):
+                vehicle = Vehicle(cfg.vehicle_config(k))
+                gcs = cfg.gcs_for(k)
+                video = self._video_info(k)
+                link = VehicleLink(
+                    vehicle, gcs=(gcs,), rates=cfg.rates, video=video, now_s=loop.time()
+                )
+                endpoint = _Endpoint(link, loop)
+                try:
+                    transport, _ = await loop.create_datagram_endpoint(
+                        _factory(endpoint), local_addr=(cfg.bind_host, 0)
+                    )
+                except OSError as exc:
+                    raise SimError(
+                        f"vehicle {k}: cannot open a UDP socket on {cfg.bind_host}: {exc.strerror}"
+                    ) from None
+                host, port = transport.get_extra_info("sockname")[:2]
+                self._endpoints.append(endpoint)
+                self.vehicles.append(
+                    SimVehicle(
+                        vehicle, link, (str(host), int(port)), gcs, video.uri if video else None
+                    )
+                )
+        except BaseException:
+            await self._close()
+            raise
+        self._task = asyncio.create_task(self._run(), name="sim-fleet-step")
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._close()
+
+    async def _close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for ep in self._endpoints:
+            if ep.transport is not None:
+                ep.transport.close()
+        self._endpoints.clear()
+
+    def _video_info(self, system_id: int) -> VideoInfo | None:
+        if self.config.camera != "rtp":
+            return None
+        port = self.config.first_video_port + system_id - 1
+        return VideoInfo(f"udp://{self.config.video_host}:{port}", 640, 360, 15.0)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        period = 1.0 / self.config.tick_hz
+        speed = self.config.speed
+        last = loop.time()
+        next_tick = last + period
+        while True:
+            await asyncio.sleep(max(0.0, next_tick - loop.time()))
+            now = loop.time()
+            wall_dt = now - last
+            last = now
+            next_tick += period
+            if next_tick < now:  # fell behind (machine busy): do not try to catch up
+                next_tick = now + period
+            self.step_all(wall_dt * speed, wall_dt, now)
+
+    def step_all(self, sim_dt_s: float, wall_dt_s: float, now_s: float) -> None:
+        """Step every vehicle and send what is due (one tick of the fleet)."""
+        self.ticks += 1
+        for ep in self._endpoints:
+            ep.link.vehicle.step(sim_dt_s, link_dt_s=wall_dt_s)
+            ep.send(ep.link.tick(now_s))
