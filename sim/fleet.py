@@ -187,6 +187,7 @@ class SimVehicle:
     local_address: Address
     gcs_address: Address
     video_uri: str | None = None
+    sdp_path: str | None = None
 
     @property
     def system_id(self) -> int:

@@ -16,14 +16,17 @@ from flight_plans.errors import FlightPlanError
 from mission_control import __version__
 from mission_control.cli import airspace as airspace_cmd
 from mission_control.cli import plan as plan_cmd
+from mission_control.cli import sim as sim_cmd
 from mission_control.cli.errors import CliError
 from mission_control.errors import MissionControlError
+from sim.errors import SimError
 
 EXIT_USAGE = 2
 
 SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     plan_cmd.add_parser,
     airspace_cmd.add_parser,
+    sim_cmd.add_parser,
 )
 
 
@@ -55,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result: int = args.func(args)
-    except (FlightPlanError, MissionControlError, CliError) as exc:
+    except (FlightPlanError, MissionControlError, SimError, CliError) as exc:
         print(f"mission-control: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
