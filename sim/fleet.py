@@ -11,22 +11,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, cast
 from urllib.parse import urlsplit
 
 from flight_plans.geodesy import GeoPoint, LocalFrame
+from sim.camera import CameraPose, Scene
 from sim.errors import SimConfigError, SimError
 from sim.mavlink import Address, Outgoing, VehicleLink, VideoInfo
 from sim.streams import PROFILES, RateProfile
 from sim.vehicle import Vehicle, VehicleConfig
+from sim.video import FrameSource, RtpH264Streamer
 
 CameraMode = Literal["none", "inproc", "rtp"]
 PX4_HOME = (47.397743, 8.545594, 488.0)  # PX4 SITL's default home (Zurich)
 FIRST_GCS_PORT = 14540
 FIRST_VIDEO_PORT = 5600
+# FFmpeg/OpenCV receivers also bind port+1 for RTCP, so streams sit two ports apart
+VIDEO_PORT_STEP = 2
 
 
 def parse_udp_url(url: str) -> Address:
@@ -62,7 +69,9 @@ class FleetConfig:
         tick_hz: how often the flight models step and streams are checked.
         rates: PX4's stream-rate set (``normal`` = its GCS link, ``onboard`` = its API link).
         camera: ``none``; ``inproc`` frame sources; or ``rtp`` H.264 streams as well.
-        video_host, first_video_port: where RTP video goes (vehicle k → port first+k-1).
+        video_host, first_video_port: where RTP video goes (vehicle k → first + 2·(k-1)).
+        video_dir: where the SDP files of RTP streams are written (default: a temp dir).
+        incident_lat_deg, incident_lon_deg: the incident marker drawn on the ground.
         seed: makes GPS noise, scene and wind reproducible.
         gps_noise_m: σ of the simulated GPS error (0 = exact).
         battery_soc: initial state of charge of every vehicle (0..1).
@@ -84,6 +93,9 @@ class FleetConfig:
     camera: CameraMode = "none"
     video_host: str = "127.0.0.1"
     first_video_port: int = FIRST_VIDEO_PORT
+    video_dir: str | None = None
+    incident_lat_deg: float | None = None
+    incident_lon_deg: float | None = None
     seed: int = 0
     gps_noise_m: float = 0.0
     battery_soc: float = 1.0
@@ -112,10 +124,13 @@ class FleetConfig:
             raise SimConfigError("rates", self.rates, f"must be one of {sorted(PROFILES)}")
         if self.camera not in ("none", "inproc", "rtp"):
             raise SimConfigError("camera", self.camera, "must be none, inproc or rtp")
-        if not 1 <= self.first_video_port <= 65535 - self.vehicles:
+        if not 1 <= self.first_video_port <= 65534 - VIDEO_PORT_STEP * self.vehicles:
             raise SimConfigError("first_video_port", self.first_video_port, "out of range")
         # the rest (home, battery, noise, params) is checked by VehicleConfig
         self.vehicle_config(1)
+
+    def video_port(self, system_id: int) -> int:
+        return self.first_video_port + VIDEO_PORT_STEP * (system_id - 1)
 
     def gcs_for(self, system_id: int) -> Address:
         if self.gcs_urls:
@@ -178,6 +193,19 @@ class _Endpoint(asyncio.DatagramProtocol):
             t.sendto(data, addr)
 
 
+def camera_pose(vehicle: Vehicle) -> CameraPose:
+    """Where the vehicle's camera is and looks (height above the flat ground)."""
+    p = vehicle.position()
+    return CameraPose(
+        p.lat_deg,
+        p.lon_deg,
+        max(vehicle.body.z_m, 0.3),  # camera height on the ground: the landing gear's
+        vehicle.body.yaw_deg,
+        vehicle.camera_pitch_deg(),
+        vehicle.gimbal_yaw_deg,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class SimVehicle:
     """A running vehicle: its model, its MAVLink logic and where it can be reached."""
@@ -186,6 +214,7 @@ class SimVehicle:
     link: VehicleLink
     local_address: Address
     gcs_address: Address
+    frames: FrameSource | None = None
     video_uri: str | None = None
     sdp_path: str | None = None
 
@@ -202,15 +231,20 @@ class SimVehicle:
 class Fleet:
     """Run a :class:`FleetConfig` until the context exits (``async with Fleet(cfg) as f``).
 
+    Shutdown is ordered: the stepping task is cancelled and awaited, then video streamers
+    stop, then sockets close.
+
     Raises:
-        SimError: a socket could not be opened (the message says which vehicle and why).
+        SimError: a socket or video stream could not be opened (the message says which).
     """
 
     def __init__(self, config: FleetConfig) -> None:
         self.config = config
         self.vehicles: list[SimVehicle] = []
+        self.scene: Scene | None = None
         self._endpoints: list[_Endpoint] = []
         self._task: asyncio.Task[None] | None = None
+        self._stack = contextlib.AsyncExitStack()
         self.ticks = 0
 
     def vehicle(self, system_id: int) -> SimVehicle:
@@ -223,33 +257,19 @@ class Fleet:
             raise SimConfigError("system_id", system_id, f"fleet has 1..{len(self.vehicles)}")
         return self.vehicles[system_id - 1]
 
+    def set_incident(self, lat_deg: float | None, lon_deg: float | None = None) -> None:
+        """Draw the incident marker at this point on every camera (None removes it)."""
+        if self.scene is None:
+            return
+        where = None if lat_deg is None or lon_deg is None else GeoPoint(lat_deg, lon_deg)
+        self.scene = self.scene.with_incident(where)
+        for sv in self.vehicles:
+            if sv.frames is not None:
+                sv.frames.scene = self.scene
+
     async def __aenter__(self) -> Fleet:
-        loop = asyncio.get_running_loop()
-        cfg = self.config
         try:
-            for k in range(1, cfg.vehicles + 1):
-                vehicle = Vehicle(cfg.vehicle_config(k))
-                gcs = cfg.gcs_for(k)
-                video = self._video_info(k)
-                link = VehicleLink(
-                    vehicle, gcs=(gcs,), rates=cfg.rates, video=video, now_s=loop.time()
-                )
-                endpoint = _Endpoint(link, loop)
-                try:
-                    transport, _ = await loop.create_datagram_endpoint(
-                        _factory(endpoint), local_addr=(cfg.bind_host, 0)
-                    )
-                except OSError as exc:
-                    raise SimError(
-                        f"vehicle {k}: cannot open a UDP socket on {cfg.bind_host}: {exc.strerror}"
-                    ) from None
-                host, port = transport.get_extra_info("sockname")[:2]
-                self._endpoints.append(endpoint)
-                self.vehicles.append(
-                    SimVehicle(
-                        vehicle, link, (str(host), int(port)), gcs, video.uri if video else None
-                    )
-                )
+            await self._start()
         except BaseException:
             await self._close()
             raise
@@ -259,22 +279,81 @@ class Fleet:
     async def __aexit__(self, *exc_info: object) -> None:
         await self._close()
 
+    async def _start(self) -> None:
+        loop = asyncio.get_running_loop()
+        cfg = self.config
+        if cfg.camera != "none":
+            incident = None
+            if cfg.incident_lat_deg is not None and cfg.incident_lon_deg is not None:
+                incident = GeoPoint(cfg.incident_lat_deg, cfg.incident_lon_deg)
+            home = GeoPoint(cfg.home_lat_deg, cfg.home_lon_deg)
+            self.scene = Scene(home, seed=cfg.seed, incident=incident)
+        video_dir = None
+        if cfg.camera == "rtp":
+            video_dir = (
+                Path(cfg.video_dir)
+                if cfg.video_dir
+                else Path(
+                    self._stack.enter_context(tempfile.TemporaryDirectory(prefix="mc-sim-video-"))
+                )
+            )
+            video_dir.mkdir(parents=True, exist_ok=True)
+        for k in range(1, cfg.vehicles + 1):
+            vehicle = Vehicle(cfg.vehicle_config(k))
+            gcs = cfg.gcs_for(k)
+            frames = streamer = None
+            if self.scene is not None:
+                frames = FrameSource(
+                    functools.partial(camera_pose, vehicle), self.scene, label=f"sys {k}"
+                )
+            if frames is not None and video_dir is not None:
+                streamer = RtpH264Streamer(frames, host=cfg.video_host, port=cfg.video_port(k))
+                await self._stack.enter_async_context(streamer)
+            video = None
+            if streamer is not None:
+                spec = frames.spec if frames is not None else None
+                assert spec is not None
+                video = VideoInfo(streamer.uri, spec.width_px, spec.height_px, spec.fps)
+            link = VehicleLink(vehicle, gcs=(gcs,), rates=cfg.rates, video=video, now_s=loop.time())
+            endpoint = _Endpoint(link, loop)
+            try:
+                transport, _ = await loop.create_datagram_endpoint(
+                    _factory(endpoint), local_addr=(cfg.bind_host, 0)
+                )
+            except OSError as exc:
+                raise SimError(
+                    f"vehicle {k}: cannot open a UDP socket on {cfg.bind_host}: {exc.strerror}"
+                ) from None
+            self._endpoints.append(endpoint)
+            host, port = transport.get_extra_info("sockname")[:2]
+            sdp = None
+            if streamer is not None and video_dir is not None:
+                sdp = str(streamer.write_sdp(video_dir / f"sys{k}.sdp"))
+            self.vehicles.append(
+                SimVehicle(
+                    vehicle,
+                    link,
+                    (str(host), int(port)),
+                    gcs,
+                    frames,
+                    streamer.uri if streamer is not None else None,
+                    sdp,
+                )
+            )
+
     async def _close(self) -> None:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for ep in self._endpoints:
-            if ep.transport is not None:
-                ep.transport.close()
-        self._endpoints.clear()
-
-    def _video_info(self, system_id: int) -> VideoInfo | None:
-        if self.config.camera != "rtp":
-            return None
-        port = self.config.first_video_port + system_id - 1
-        return VideoInfo(f"udp://{self.config.video_host}:{port}", 640, 360, 15.0)
+        try:
+            await self._stack.aclose()
+        finally:
+            for ep in self._endpoints:
+                if ep.transport is not None:
+                    ep.transport.close()
+            self._endpoints.clear()
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

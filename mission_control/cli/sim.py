@@ -92,6 +92,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--video-port", type=_port, default=5600, metavar="P", help="RTP port of vehicle 1"
     )
     p.add_argument(
+        "--video-dir", default=None, metavar="DIR", help="where SDP files go (default: temp)"
+    )
+    p.add_argument(
+        "--incident",
+        type=_home,
+        default=None,
+        metavar="LAT,LON",
+        help="draw the incident marker here on every camera",
+    )
+    p.add_argument(
         "--rates",
         choices=("normal", "onboard"),
         default="normal",
@@ -117,8 +127,11 @@ def config_from_args(args: argparse.Namespace) -> FleetConfig:
         kwargs["home_lat_deg"], kwargs["home_lon_deg"] = home[0], home[1]
         if home[2] is not None:
             kwargs["home_alt_amsl_m"] = home[2]
+    if args.incident is not None:
+        kwargs["incident_lat_deg"], kwargs["incident_lon_deg"] = args.incident[:2]
     return FleetConfig(
         vehicles=args.vehicles,
+        video_dir=args.video_dir,
         spacing_m=args.spacing_m,
         gcs_port=args.gcs_port,
         gcs_urls=tuple(args.gcs),
