@@ -16,7 +16,7 @@ from sim.mav_cmd import Cmd
 from sim.modes import FlightMode
 from sim.navigator import Orbit, Target
 from sim.physics import wrap_180
-from sim.telemetry_types import Command, CommandResult
+from sim.telemetry_types import Command, CommandResult, MavResult
 
 if TYPE_CHECKING:
     from sim.vehicle import Vehicle
@@ -94,12 +94,21 @@ def set_mode(v: Vehicle, cmd: Command) -> CommandResult:
 
 
 def mission_start(v: Vehicle, cmd: Command) -> CommandResult:
-    if not v.navigator.items:
-        return CommandResult.denied("Mission start denied: no mission uploaded")
-    first = round(cmd.param1) if math.isfinite(cmd.param1) else 0
-    if first > 0 and not v.navigator.set_current(first):
-        return CommandResult.denied(f"Mission start denied: no item {first}")
-    return v.enter_mode(FlightMode.MISSION)
+    """PX4: switch to MISSION *and arm*; param1 ≥ 0 is the item to start at, -1 the current."""
+    count = len(v.navigator.items)
+    if not count:
+        return CommandResult.denied("Mission start denied! No valid mission")
+    first = round(cmd.param1) if math.isfinite(cmd.param1) else -2
+    if not -1 <= first < count:
+        return CommandResult.denied(f"Mission start denied: no item {cmd.param1:g}")
+    if not v.armed and (reason := arm_checks(v)):
+        return CommandResult.temporarily_rejected(f"Mission start denied: {reason}")
+    if first >= 0:
+        v.navigator.set_current(first)
+    result = v.enter_mode(FlightMode.MISSION)
+    if result.result is MavResult.ACCEPTED and not v.armed:
+        v.arm()
+    return result
 
 
 def pause_continue(v: Vehicle, cmd: Command) -> CommandResult:
@@ -118,7 +127,8 @@ def reposition(v: Vehicle, cmd: Command) -> CommandResult:
         x, y = v.frame.to_local(GeoPoint(cmd.param5, cmd.param6))
     z = v.command_z(cmd.frame, cmd.param7, default=v.body.z_m)
     speed = cmd.param1 if math.isfinite(cmd.param1) and cmd.param1 > 0 else None
-    yaw = cmd.param4 if math.isfinite(cmd.param4) else None
+    # MAVLink gives DO_REPOSITION yaw in radians (MAVSDK goto_location sends radians)
+    yaw = math.degrees(cmd.param4) % 360.0 if math.isfinite(cmd.param4) else None
     v.set_mode(FlightMode.LOITER)
     v.target = Target(x, y, z, speed, yaw)
     return CommandResult.accepted()
@@ -131,7 +141,8 @@ def orbit(v: Vehicle, cmd: Command) -> CommandResult:
     if abs(radius) < 1.0 or abs(radius) > 10_000:
         return CommandResult.denied(f"Orbit denied: radius {radius:g} m outside 1..10000")
     speed = abs(cmd.param2) if math.isfinite(cmd.param2) and cmd.param2 != 0 else 2.0
-    cx, cy = v.body.x_m, v.body.y_m
+    # no centre: the current one when already orbiting, else the vehicle's position
+    cx, cy = (v.orbit.cx_m, v.orbit.cy_m) if v.orbit else (v.body.x_m, v.body.y_m)
     if math.isfinite(cmd.param5) and math.isfinite(cmd.param6):
         cx, cy = v.frame.to_local(GeoPoint(cmd.param5, cmd.param6))
     z = v.command_z(cmd.frame, cmd.param7, default=v.body.z_m)

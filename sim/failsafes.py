@@ -1,7 +1,7 @@
 """PX4's failsafes for the simulated vehicle: geofence, battery, data link, position loss.
 
-Action numbers are PX4's ``NAV_DLL_ACT`` ones (1 hold, 2 return, 3 land, 5 terminate);
-``GF_ACTION`` and ``COM_LOW_BAT_ACT`` are mapped onto them.
+Action numbers are PX4's ``NAV_DLL_ACT`` ones (1 hold, 2 return, 3 land, 5 terminate,
+6 disarm); ``GF_ACTION`` and ``COM_LOW_BAT_ACT`` are mapped onto them.
 """
 
 from __future__ import annotations
@@ -16,8 +16,23 @@ if TYPE_CHECKING:
     from sim.vehicle import Vehicle
 
 
+# How far a mode already goes towards the ground; a failsafe action never steps back from it
+_MODE_RANK = {FlightMode.RTL: 2, FlightMode.LAND: 3}
+_ACTION_RANK = {1: 1, 2: 2, 3: 3}
+_DOING = {FlightMode.RTL: "returning", FlightMode.LAND: "landing"}
+
+
 def failsafe_action(v: Vehicle, action: int, what: str) -> None:
-    """PX4's failsafe action numbers: 1 hold, 2 return, 3 land, 5 terminate (NAV_DLL_ACT)."""
+    """PX4's failsafe action numbers: 1 hold, 2 return, 3 land, 5 terminate, 6 disarm.
+
+    Like PX4, which flies the most severe of the active failsafe actions, a Hold or Return
+    does not interrupt a landing (nor a Hold a return): a link loss during a battery landing
+    must not send the vehicle back up to the return altitude.
+    """
+    rank = _ACTION_RANK.get(action)
+    if rank is not None and _MODE_RANK.get(v.mode, 0) >= rank:
+        v.say(Severity.CRITICAL, f"Failsafe: {what}, already {_DOING[v.mode]}")
+        return
     if action == 1:
         v.say(Severity.CRITICAL, f"Failsafe: {what}, holding")
         v.set_mode(FlightMode.LOITER)
@@ -30,6 +45,9 @@ def failsafe_action(v: Vehicle, action: int, what: str) -> None:
     elif action == 5:
         v.say(Severity.EMERGENCY, f"Failsafe: {what}, flight termination")
         v.disarm("Disarmed by flight termination")
+    elif action == 6:
+        v.say(Severity.EMERGENCY, f"Failsafe: {what}, disarming")
+        v.disarm("Disarmed by failsafe")
     else:
         v.say(Severity.WARNING, f"Failsafe: {what} (no action)")
 

@@ -33,6 +33,8 @@ Outgoing = list[tuple[bytes, Address]]
 _GLOBAL_FRAMES = frozenset((0, 3, 5, 6, 10, 11))
 _INT32_MAX = 2**31 - 1
 _STATUSTEXT_CHUNK = 50
+_VIDEO_ANNOUNCE_S = 5.0
+_COMMAND_DEDUP_S = 1.5
 _PARAM_INT32 = mavlink.MAV_PARAM_TYPE_INT32
 _PARAM_REAL32 = mavlink.MAV_PARAM_TYPE_REAL32
 
@@ -89,7 +91,10 @@ class VehicleLink:
         self._statustext_id = 0
         self._last_current: tuple[int, int, int] | None = None
         self._last_breach = BreachType.NONE
-        self._video_announced = False
+        self._next_video_announce_s = now_s
+        # per sender, the last command run: an identical re-send soon after (its ACK was lost)
+        # is acknowledged again without running it twice
+        self._last_command: dict[tuple[int, int], tuple[tuple[object, ...], float, MavResult]] = {}
         self._handlers: dict[int, Callable[[MAVLinkMessage, Address, float], Outgoing]] = {
             mavlink.MAVLINK_MSG_ID_HEARTBEAT: self._on_heartbeat,
             mavlink.MAVLINK_MSG_ID_COMMAND_LONG: self._on_command_long,
@@ -100,6 +105,7 @@ class VehicleLink:
             mavlink.MAVLINK_MSG_ID_PARAM_SET: self._on_param_set,
             mavlink.MAVLINK_MSG_ID_TIMESYNC: self._on_timesync,
             mavlink.MAVLINK_MSG_ID_SET_MODE: self._on_set_mode,
+            mavlink.MAVLINK_MSG_ID_PING: self._on_ping,
         }
         for msg_id in MissionTransfer.HANDLED_MESSAGE_IDS:
             self._handlers[msg_id] = self._on_mission
@@ -139,6 +145,8 @@ class VehicleLink:
             return [mavlink.MAVLink_statustext_message(int(text.severity), raw, 0, 0)]
         self._statustext_id = self._statustext_id % 65535 + 1
         chunks = [raw[i : i + _STATUSTEXT_CHUNK] for i in range(0, len(raw), _STATUSTEXT_CHUNK)]
+        if len(chunks[-1]) == _STATUSTEXT_CHUNK:
+            chunks.append(b"")  # a full last chunk has no NUL: an empty one ends the text
         return [
             mavlink.MAVLink_statustext_message(int(text.severity), c, self._statustext_id, i)
             for i, c in enumerate(chunks)
@@ -203,15 +211,28 @@ class VehicleLink:
             return []
         return self._reply([mavlink.MAVLink_timesync_message(int(now_s * 1e9), msg.ts1)], addr)
 
-    def _on_set_mode(self, msg: MAVLinkMessage, _addr: Address, _now_s: float) -> Outgoing:
+    def _on_ping(self, msg: MAVLinkMessage, addr: Address, _now_s: float) -> Outgoing:
+        if msg.target_system != 0 or msg.target_component != 0:
+            return []  # a reply to someone else's ping, or a ping answered already
+        reply = mavlink.MAVLink_ping_message(
+            msg.time_usec, msg.seq, msg.get_srcSystem(), msg.get_srcComponent()
+        )
+        return self._reply([reply], addr)
+
+    def _on_set_mode(self, msg: MAVLinkMessage, addr: Address, now_s: float) -> Outgoing:
+        """Legacy SET_MODE: PX4 runs it as DO_SET_MODE and acknowledges command 176."""
         if msg.target_system != self.system_id:
             return []
         main = (msg.custom_mode >> 16) & 0xFF
         sub = (msg.custom_mode >> 24) & 0xFF
         mode = FlightMode.from_custom_mode(main, sub)
-        if mode is not None:
-            self.vehicle.enter_mode(mode)
-        return []
+        result = MavResult.UNSUPPORTED if mode is None else self.vehicle.enter_mode(mode).result
+        ack = mavlink.MAVLink_command_ack_message(
+            Cmd.DO_SET_MODE, int(result), 0, 0, msg.get_srcSystem(), msg.get_srcComponent()
+        )
+        out = self._reply([ack], addr)
+        out.extend(self._drain_events(now_s))
+        return out
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -246,11 +267,21 @@ class VehicleLink:
     def _command(self, cmd: Command, msg: MAVLinkMessage, addr: Address, now_s: float) -> Outgoing:
         follow_up: list[MAVLinkMessage] = []
         local = _LINK_COMMANDS.get(cmd.command)
+        sender = (msg.get_srcSystem(), msg.get_srcComponent())
+        key = _nan_safe(cmd)
+        last = self._last_command.get(sender)
         if local is not None:
             result, follow_up = local(self, cmd, now_s)
+        elif (
+            last is not None
+            and last[0] == key
+            and last[2] is MavResult.ACCEPTED
+            and now_s - last[1] < _COMMAND_DEDUP_S
+        ):
+            result = last[2]  # a re-send of the command just run: its ACK was lost
         else:
-            outcome = self.vehicle.command(cmd)
-            result = outcome.result
+            result = self.vehicle.command(cmd).result
+            self._last_command[sender] = (key, now_s, result)
         ack = mavlink.MAVLink_command_ack_message(
             cmd.command, int(result), 0, 0, msg.get_srcSystem(), msg.get_srcComponent()
         )
@@ -261,6 +292,8 @@ class VehicleLink:
     def _message_now(self, msg_id: int) -> MAVLinkMessage | None:
         if msg_id == mavlink.MAVLINK_MSG_ID_VIDEO_STREAM_INFORMATION:
             return self._video_info()
+        if msg_id == mavlink.MAVLINK_MSG_ID_CAMERA_INFORMATION:
+            return self._camera_info()
         builder = BUILDERS.get(msg_id)
         return builder(self.vehicle) if builder is not None else None
 
@@ -280,6 +313,27 @@ class VehicleLink:
         if msg is None:
             return MavResult.UNSUPPORTED, []
         return MavResult.ACCEPTED, [msg]
+
+    def _camera_info(self) -> MAVLinkMessage | None:
+        """CAMERA_INFORMATION of the autopilot-attached camera (MAVSDK lists it as comp 1)."""
+        vi = self.video
+        if vi is None:
+            return None
+        return mavlink.MAVLink_camera_information_message(
+            int(self.vehicle.time_s * 1000) & 0xFFFFFFFF,
+            list(b"Mission Control".ljust(32, b"\0")),
+            list(b"sim camera".ljust(32, b"\0")),
+            0,
+            4.5,
+            6.17,
+            4.55,
+            vi.width_px,
+            vi.height_px,
+            0,
+            mavlink.CAMERA_CAP_FLAGS_HAS_VIDEO_STREAM,
+            0,
+            b"",
+        )
 
     def _video_info(self) -> MAVLinkMessage | None:
         vi = self.video
@@ -404,8 +458,9 @@ class VehicleLink:
             built = self._message_now(msg_id)
             if built is not None:
                 due.append(built)
-        if self.video is not None and not self._video_announced:
-            self._video_announced = True
+        if self.video is not None and now_s >= self._next_video_announce_s:
+            # pushed unasked (MAVSDK polls it only every 20 s), then every few seconds
+            self._next_video_announce_s = now_s + _VIDEO_ANNOUNCE_S
             info = self._video_info()
             if info is not None:
                 due.append(info)
@@ -423,6 +478,24 @@ def _send_message(msg_id: int) -> Callable[[VehicleLink, Command, float], _LinkR
         return (MavResult.ACCEPTED, [msg]) if msg is not None else (MavResult.UNSUPPORTED, [])
 
     return handler
+
+
+def _nan_safe(cmd: Command) -> tuple[object, ...]:
+    """A hashable key of a command in which NaN equals NaN (MAVSDK re-sends NaN params)."""
+    return tuple(
+        "nan" if isinstance(f, float) and math.isnan(f) else f
+        for f in (
+            cmd.command,
+            cmd.param1,
+            cmd.param2,
+            cmd.param3,
+            cmd.param4,
+            cmd.param5,
+            cmd.param6,
+            cmd.param7,
+            cmd.frame,
+        )
+    )
 
 
 def _param_name(raw: bytes | str) -> str:

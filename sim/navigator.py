@@ -57,6 +57,7 @@ class Target:
     orbit: Orbit | None = None
     land: bool = False
     takeoff: bool = False
+    climb_m_s: float | None = None  # None: MPC_Z_VEL_MAX_UP (MPC_TKO_SPEED when taking off)
 
 
 class NavHost(Protocol):
@@ -161,7 +162,7 @@ class Navigator:
                 return Target(body.x_m, body.y_m, self._takeoff_z, takeoff=True)
         for _ in range(_MAX_ITEMS_PER_STEP):
             if self.finished or self.current >= len(self.items):
-                self._finish(host)
+                self._finish(host, landed=landed)
                 return None
             p = self._p
             if p.phase is _Phase.ENTER and not self._enter(host, landed=landed):
@@ -175,7 +176,7 @@ class Navigator:
                 assert p.target is not None
                 if self._holding(p, dt_s):
                     return p.target
-                self._complete(host)
+                self._complete(host, landed=landed)
                 if self.handover_rtl:
                     return None
                 continue
@@ -183,19 +184,24 @@ class Navigator:
         self.finished = True
         return None
 
-    def _finish(self, host: NavHost) -> None:
+    def _finish(self, host: NavHost, *, landed: bool) -> None:
         if not self.finished:
             self.finished = True
             self.current = max(len(self.items) - 1, 0)
-            host.emit(StatusText(Severity.INFO, "Mission finished, loitering"))
+            # PX4's wording depends on the land detector (a LAND item ends "landed")
+            text = "Mission finished, landed" if landed else "Mission finished, loitering"
+            host.emit(StatusText(Severity.INFO, text))
 
-    def _complete(self, host: NavHost) -> None:
+    def _complete(self, host: NavHost, *, landed: bool) -> None:
         item = self.items[self.current]
         host.emit(ItemReached(self.current))
         if item.command == MavCmd.NAV_RETURN_TO_LAUNCH:
             self.handover_rtl = True
         if self.current + 1 >= len(self.items):
-            self._finish(host)
+            if self.handover_rtl:  # done, but the vehicle returns: it does not loiter here
+                self.finished = True
+                return
+            self._finish(host, landed=landed)
             return
         self.current += 1
         self._p.phase = _Phase.ENTER
@@ -286,10 +292,10 @@ class Navigator:
             p.hold_left_s = max(item.param1, 0.0)
             p.phase = _Phase.HOLD
             return True
-        self._do(host, item)
+        self._do(host, item, landed=landed)
         return False
 
-    def _do(self, host: NavHost, item: MissionItem) -> None:
+    def _do(self, host: NavHost, item: MissionItem, *, landed: bool) -> None:
         """Run a DO item and move past it (DO_JUMP moves elsewhere)."""
         cmd = item.command
         if cmd == MavCmd.DO_JUMP:
@@ -326,7 +332,7 @@ class Navigator:
         elif cmd == MavCmd.DO_MOUNT_CONTROL:
             host.gimbal_pitch_deg = max(-90.0, min(0.0, item.param1))
             host.gimbal_yaw_deg = item.param3
-        self._complete(host)
+        self._complete(host, landed=landed)
 
 
 _NAV_ITEMS = frozenset(

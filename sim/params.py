@@ -1,8 +1,10 @@
 """The vehicle's parameters: PX4 names, types, defaults and ranges.
 
 Only the parameters the service (or a pilot's ground station) reads or sets, plus the
-SIH-style ``SIM_*`` knobs PX4's own simulator has. Defaults are PX4 v1.16's, except where
-a comment says why not. Integers travel over MAVLink as PX4 sends them: the int32's bytes
+SIH-style ``SIM_*`` knobs PX4's own simulator has. Defaults are PX4 v1.16's for a
+multicopter airframe (where ``rc.mc_defaults`` overrides the generic default, e.g.
+``NAV_ACC_RAD`` 2 m and ``RTL_RETURN_ALT``/``RTL_DESCEND_ALT`` 30/10 m, the multicopter value
+is used). Integers travel over MAVLink as PX4 sends them: the int32's bytes
 reinterpreted as a float (``MAV_PROTOCOL_CAPABILITY_PARAM_ENCODE_BYTEWISE``).
 """
 
@@ -57,7 +59,8 @@ PARAMS: tuple[ParamSpec, ...] = (
     # take-off, mission and navigation
     _f("MIS_TAKEOFF_ALT", 2.5, 0.0, 200.0, "take-off altitude above home, m"),
     _f("MIS_DIST_1WP", 900.0, 0.0, 10_000.0, "max distance home to first waypoint, m"),
-    _f("NAV_ACC_RAD", 10.0, 0.05, 200.0, "waypoint acceptance radius, m"),
+    # 2 m, not the parameter's generic 10 m: PX4's multicopter airframes set it (rc.mc_defaults)
+    _f("NAV_ACC_RAD", 2.0, 0.05, 200.0, "waypoint acceptance radius, m"),
     _f("NAV_MC_ALT_RAD", 0.8, 0.05, 10.0, "waypoint altitude acceptance, m"),
     _f("MPC_XY_CRUISE", 5.0, 3.0, 20.0, "horizontal cruise speed in missions, m/s"),
     _f("MPC_XY_VEL_MAX", 12.0, 0.0, 20.0, "maximum horizontal speed, m/s"),
@@ -70,8 +73,8 @@ PARAMS: tuple[ParamSpec, ...] = (
     _f("MPC_TKO_SPEED", 1.5, 1.0, 5.0, "take-off climb rate, m/s"),
     _f("MPC_YAWRAUTO_MAX", 45.0, 5.0, 360.0, "maximum yaw rate in auto modes, deg/s"),
     # return
-    _f("RTL_RETURN_ALT", 60.0, 0.0, 150.0, "return altitude above home, m"),
-    _f("RTL_DESCEND_ALT", 30.0, 2.0, 100.0, "loiter altitude over home before landing, m"),
+    _f("RTL_RETURN_ALT", 30.0, 0.0, 150.0, "return altitude above home, m (PX4 MC: 30)"),
+    _f("RTL_DESCEND_ALT", 10.0, 2.0, 100.0, "altitude over home before landing, m (PX4 MC: 10)"),
     _f("RTL_LAND_DELAY", 0.0, -1.0, 300.0, "hover time over home before landing, s"),
     # geofence
     _i("GF_ACTION", 2, 0, 5, "fence breach: 0 none, 1 warn, 2 hold, 3 return, 4 terminate, 5 land"),

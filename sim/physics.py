@@ -35,10 +35,18 @@ def wrap_180(angle_deg: float) -> float:
 
 
 def _approach_speed(dist_m: float, v_max: float, accel: float, dt_s: float) -> float:
-    """Speed that reaches ``dist_m`` and stops there: v = √(2·a·d), capped, no overshoot."""
+    """Speed that reaches ``dist_m`` and stops there, capped, with no overshoot.
+
+    The continuous profile √(2·a·d) asks for more than ``a`` when stepped (each step moves
+    at the new speed), so the velocity lags and the vehicle overshoots and dithers around a
+    hold point. This is the stepped solution: braking by a·dt per step from this speed
+    covers exactly ``dist_m``.
+    """
     if dist_m <= 0.0:
         return 0.0
-    return min(v_max, math.sqrt(2.0 * accel * dist_m), dist_m / dt_s)
+    half = 0.5 * accel * dt_s
+    stepped = math.sqrt(half * half + 2.0 * accel * dist_m) - half
+    return min(v_max, stepped, dist_m / dt_s)
 
 
 class PointMass:

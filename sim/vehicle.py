@@ -122,7 +122,7 @@ class Vehicle:
         self._events: list[Event] = []
         self._rng = random.Random(config.seed)
         self._gps_offset = [0.0, 0.0]
-        self._hold: tuple[float, float, float] | None = None
+        self._hold: Target | None = None
         self.target: Target | None = None
         self.orbit: Orbit | None = None
         self.takeoff_z: float | None = None
@@ -148,6 +148,9 @@ class Vehicle:
     def take_events(self) -> list[Event]:
         events, self._events = self._events, []
         return events
+
+    def _here(self) -> Target:
+        return Target(self.body.x_m, self.body.y_m, self.body.z_m)
 
     def set_home_here(self) -> None:
         self.home_xyz = (self.body.x_m, self.body.y_m, max(self.body.z_m, 0.0))
@@ -231,7 +234,7 @@ class Vehicle:
             FlightMode.ALTCTL,
             FlightMode.MANUAL,
         ):
-            self._hold = (self.body.x_m, self.body.y_m, self.body.z_m)
+            self._hold = self._here()
             self.target = None
         elif mode is FlightMode.RTL:
             self._start_rtl()
@@ -273,7 +276,7 @@ class Vehicle:
         if self.mode is FlightMode.MISSION:
             self.navigator.begin(landed=True, host=self)
         elif self.mode is FlightMode.LOITER:
-            self._hold = (self.body.x_m, self.body.y_m, self.body.z_m)
+            self._hold = self._here()
 
     def disarm(self, text: str) -> None:
         self.armed = False
@@ -391,14 +394,14 @@ class Vehicle:
                 b.settle_on_ground()
                 return
             if self._hold is None:
-                self._hold = (b.x_m, b.y_m, b.z_m)
-            target = Target(*self._hold)
+                self._hold = self._here()
+            target = self._hold
         if target.orbit is not None:
             self._fly_orbit(target.orbit, dt)
         elif target.land:
             self._fly_land(target, dt)
         else:
-            climb = self.params["MPC_TKO_SPEED"] if target.takeoff else None
+            climb = self.params["MPC_TKO_SPEED"] if target.takeoff else target.climb_m_s
             b.fly_to(
                 target.x_m,
                 target.y_m,
@@ -416,9 +419,12 @@ class Vehicle:
             if self.takeoff_z is None:
                 return None
             if b.z_m >= self.takeoff_z - self.params["NAV_MC_ALT_RAD"]:
-                self.takeoff_z = None
+                z, self.takeoff_z = self.takeoff_z, None
                 self.set_mode(FlightMode.LOITER)
-                return None
+                # PX4 loiters at the take-off setpoint (not where the altitude acceptance
+                # was crossed), finishing the climb at the take-off speed
+                self._hold = Target(b.x_m, b.y_m, z, climb_m_s=self.params["MPC_TKO_SPEED"])
+                return self._hold
             return Target(b.x_m, b.y_m, self.takeoff_z, takeoff=True)
         if mode is FlightMode.MISSION:
             t = self.navigator.step(self, dt, landed=not self.in_air)
@@ -441,7 +447,7 @@ class Vehicle:
             return self.target
         if not self.in_air:
             return None
-        return Target(*self._hold) if self._hold else None
+        return self._hold
 
     def _rtl_target(self, dt: float) -> Target | None:
         b = self.body
@@ -469,7 +475,8 @@ class Vehicle:
                 return Target(hx, hy, descend_z)
             self._rtl_phase = _RtlPhase.WAIT
         if self._rtl_phase is _RtlPhase.WAIT:
-            if self._rtl_wait_s < 0:  # RTL_LAND_DELAY -1: hover over home forever
+            # the parameter, not the countdown: a countdown ends a little below zero
+            if p["RTL_LAND_DELAY"] < 0:  # -1: hover over home forever
                 return Target(hx, hy, b.z_m)
             if self._rtl_wait_s > 0:
                 self._rtl_wait_s -= dt
@@ -515,8 +522,12 @@ class Vehicle:
         b = self.body
         r = abs(o.radius_m)
         dx, dy = b.x_m - o.cx_m, b.y_m - o.cy_m
-        dist = math.hypot(dx, dy) or 1e-6
-        ux, uy = dx / dist, dy / dist  # outward unit vector
+        dist = math.hypot(dx, dy)
+        if dist > 1e-3:
+            ux, uy = dx / dist, dy / dist  # outward unit vector
+        else:  # an orbit around "here": leave the centre along the nose
+            yaw = math.radians(b.yaw_deg)
+            ux, uy = math.sin(yaw), math.cos(yaw)
         # clockwise seen from above (radius > 0) in x-east/y-north: tangent = (-uy, ux)... reversed
         sign = -1.0 if o.radius_m > 0 else 1.0
         tx, ty = -uy * sign, ux * sign
