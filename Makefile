@@ -17,9 +17,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-## run: install and start the service with embedded defaults
+## run: install and start with embedded defaults (until the service exists: the demo fleet)
 run: $(STAMP)
-	$(BIN)/mission-control plan --help
+	$(BIN)/mission-control sim --vehicles 3 --camera rtp
 
 ## test: install what the tests need, lint, type-check the pure packages, run the tests
 test: lint typecheck pytest

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Literal, cast
 from urllib.parse import urlsplit
 
+from flight_plans.energy import Wind
+from flight_plans.errors import FlightPlanError
 from flight_plans.geodesy import GeoPoint, LocalFrame
 from sim.camera import CameraPose, Scene
 from sim.errors import SimConfigError, SimError
@@ -74,6 +76,7 @@ class FleetConfig:
         incident_lat_deg, incident_lon_deg: the incident marker drawn on the ground.
         seed: makes GPS noise, scene and wind reproducible.
         gps_noise_m: σ of the simulated GPS error (0 = exact).
+        wind_from_deg, wind_speed_m_s: steady wind (costs battery, tilts the airframe).
         battery_soc: initial state of charge of every vehicle (0..1).
         params: parameter overrides applied to every vehicle (PX4 names).
     """
@@ -98,6 +101,8 @@ class FleetConfig:
     incident_lon_deg: float | None = None
     seed: int = 0
     gps_noise_m: float = 0.0
+    wind_from_deg: float = 0.0
+    wind_speed_m_s: float = 0.0
     battery_soc: float = 1.0
     params: tuple[tuple[str, float], ...] = field(default=())
 
@@ -156,6 +161,7 @@ class FleetConfig:
             alt_amsl_m=self.home_alt_amsl_m,
             battery_soc=self.battery_soc,
             gps_noise_m=self.gps_noise_m,
+            wind=_wind(self.wind_from_deg, self.wind_speed_m_s),
             seed=self.seed * 1000 + system_id,
             params=self.params,
         )
@@ -163,6 +169,13 @@ class FleetConfig:
 
 def _factory(endpoint: _Endpoint) -> Callable[[], _Endpoint]:
     return lambda: endpoint
+
+
+def _wind(from_deg: float, speed_m_s: float) -> Wind:
+    try:
+        return Wind(from_deg, speed_m_s)
+    except FlightPlanError as exc:
+        raise SimConfigError("wind", (from_deg, speed_m_s), str(exc)) from None
 
 
 class _Endpoint(asyncio.DatagramProtocol):

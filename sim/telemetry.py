@@ -148,9 +148,12 @@ def global_position_int(v: Vehicle) -> MAVLinkMessage:
 def attitude(v: Vehicle) -> MAVLinkMessage:
     b = v.body
     yaw = math.radians(b.yaw_deg)
-    # tilt that balances drag at this speed: ~1.5° per m/s, forward and sideways
-    fwd = b.vy_m_s * math.cos(yaw) + b.vx_m_s * math.sin(yaw)
-    side = -b.vy_m_s * math.sin(yaw) + b.vx_m_s * math.cos(yaw)
+    # tilt that balances drag at this airspeed (so it leans into the wind when hovering):
+    # ~1.5° per m/s, forward and sideways
+    wx, wy = v.wind_xy()
+    ax, ay = b.vx_m_s - wx, b.vy_m_s - wy
+    fwd = ay * math.cos(yaw) + ax * math.sin(yaw)
+    side = -ay * math.sin(yaw) + ax * math.cos(yaw)
     pitch = -math.radians(max(-35.0, min(35.0, 1.5 * fwd)))
     roll = math.radians(max(-35.0, min(35.0, 1.5 * side)))
     return mavlink.MAVLink_attitude_message(

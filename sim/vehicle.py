@@ -191,7 +191,7 @@ class Vehicle:
 
     @property
     def airspeed_m_s(self) -> float:
-        wx, wy = self._wind_xy()
+        wx, wy = self.wind_xy()
         return math.hypot(self.body.vx_m_s - wx, self.body.vy_m_s - wy)
 
     def mission_state(self) -> MissionState:
@@ -358,7 +358,8 @@ class Vehicle:
         self._gps_offset[0] = a * self._gps_offset[0] + self._rng.gauss(0.0, s)
         self._gps_offset[1] = a * self._gps_offset[1] + self._rng.gauss(0.0, s)
 
-    def _wind_xy(self) -> tuple[float, float]:
+    def wind_xy(self) -> tuple[float, float]:
+        """Wind velocity (m/s towards east, north); the position controller cancels it."""
         w = self.config.wind
         to = math.radians(w.from_deg + 180.0)
         return w.speed_m_s * math.sin(to), w.speed_m_s * math.cos(to)

@@ -40,6 +40,19 @@ def _gcs_url(text: str) -> str:
     return text
 
 
+def _wind(text: str) -> tuple[float, float]:
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"{text!r} is not FROM_DEG,SPEED_M_S")
+    try:
+        from_deg, speed = (number(p) for p in parts)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+    if not 0 <= speed <= 30:
+        raise argparse.ArgumentTypeError(f"{text!r}: wind speed must be 0..30 m/s")
+    return from_deg, speed
+
+
 def _port(text: str) -> int:
     try:
         port = int(text)
@@ -108,6 +121,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="PX4 stream rates: its GCS link (normal) or its API link (onboard)",
     )
     p.add_argument("--seed", type=int, default=0, metavar="S", help="reproducible noise/scenes")
+    p.add_argument(
+        "--wind",
+        type=_wind,
+        default=(0.0, 0.0),
+        metavar="FROM_DEG,SPEED_M_S",
+        help="steady wind: direction it blows from, speed",
+    )
     p.add_argument("--gps-noise-m", type=number, default=0.0, metavar="M", help="GPS error σ")
     p.add_argument(
         "--duration-s", type=number, default=None, metavar="S", help="stop after S seconds"
@@ -141,6 +161,8 @@ def config_from_args(args: argparse.Namespace) -> FleetConfig:
         rates=args.rates,
         seed=args.seed,
         gps_noise_m=args.gps_noise_m,
+        wind_from_deg=args.wind[0],
+        wind_speed_m_s=args.wind[1],
         **kwargs,  # type: ignore[arg-type]
     )
 

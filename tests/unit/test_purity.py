@@ -77,3 +77,42 @@ def test_the_static_check_detects_a_forbidden_import(tmp_path: Path) -> None:
     f = tmp_path / "m.py"
     f.write_text("import os\nimport cv2\nfrom sqlalchemy.orm import Session\nfrom . import x\n")
     assert {m for m, _ in _imported_roots(f)} & FORBIDDEN == {"cv2", "sqlalchemy"}
+
+
+# The simulator's flight model is pure too: stepped with a time delta, no I/O. Its MAVLink
+# face, cameras and fleet are the adapters around it.
+SIM_PURE_MODULES = [
+    "vehicle",
+    "physics",
+    "navigator",
+    "fence",
+    "failsafes",
+    "commands",
+    "params",
+    "modes",
+    "mav_cmd",
+    "telemetry_types",
+]
+SIM_FORBIDDEN = FORBIDDEN | {"av", "asyncio", "socket", "mission_control"}
+
+
+@pytest.mark.parametrize("module", SIM_PURE_MODULES)
+def test_sim_flight_model_imports_no_io_library(module: str) -> None:
+    path = ROOT / "sim" / f"{module}.py"
+    offenders = [
+        f"sim/{module}.py:{line} imports {mod}"
+        for mod, line in _imported_roots(path)
+        if mod in SIM_FORBIDDEN
+    ]
+    assert offenders == []
+
+
+def test_sim_never_imports_the_service() -> None:
+    """sim depends on flight_plans only: no module of it imports mission_control."""
+    offenders = [
+        f"{f.relative_to(ROOT)}:{line}"
+        for f in sorted((ROOT / "sim").rglob("*.py"))
+        for mod, line in _imported_roots(f)
+        if mod == "mission_control"
+    ]
+    assert offenders == []

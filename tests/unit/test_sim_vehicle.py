@@ -867,3 +867,27 @@ def test_battery_state_of_charge_never_rises_and_stays_in_0_1(
 def test_fence_status_starts_clear() -> None:
     v = make_vehicle()
     assert v.fence_status.breach is BreachType.NONE and v.fence_status.breach_count == 0
+
+
+def test_wind_costs_battery_and_tilts_the_hovering_airframe_into_it() -> None:
+    """Hovering in an 8 m/s westerly: same position, more power, nose-into-wind tilt."""
+    from flight_plans.energy import Wind
+    from sim import telemetry
+
+    def hover_in(wind: Wind) -> Vehicle:
+        v = Vehicle(VehicleConfig(wind=wind))
+        cmd(v, Cmd.COMPONENT_ARM_DISARM, 1)
+        cmd(v, Cmd.NAV_TAKEOFF, *[math.nan] * 6, v.ground_amsl_m + 10.0)
+        run_for(v, 60.0)
+        return v
+
+    calm, windy = hover_in(Wind(270.0, 0.0)), hover_in(Wind(270.0, 8.0))
+    assert windy.body.distance_xy_m(0.0, 0.0) < 0.5  # the controller holds position
+    assert windy.battery.soc < calm.battery.soc
+    assert windy.airspeed_m_s == pytest.approx(8.0, abs=0.1)
+    att = telemetry.attitude(windy)
+    # wind from the west blows east; to hold, the airframe leans west (into the wind):
+    # facing north, that is a roll to the left (negative)
+    assert math.degrees(att.roll) < -5.0 and abs(math.degrees(att.pitch)) < 1.0
+    still = telemetry.attitude(calm)
+    assert abs(still.roll) < 1e-6
