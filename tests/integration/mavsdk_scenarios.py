@@ -8,8 +8,9 @@ function runs against ``sim`` and against a PX4 SITL reachable at ``MC_PX4_SITL_
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from mavsdk.asyncio import System
 from mavsdk.asyncio.plugins.action import ActionAsync
@@ -21,6 +22,23 @@ from sim_harness import first
 
 from flight_plans.geodesy import GeoPoint, destination, distance_m
 from flight_plans.mission import MavCmd, MissionItem, MissionItemInt, MissionType
+
+
+@contextlib.asynccontextmanager
+async def status_texts(tel: TelemetryAsync) -> AsyncIterator[list[str]]:
+    """Collect the vehicle's STATUSTEXTs (reassembled by MAVSDK) while the block runs."""
+    texts: list[str] = []
+
+    async def collect() -> None:
+        async for t in tel.subscribe_status_text():
+            texts.append(t.text)
+
+    collector = asyncio.create_task(collect())
+    try:
+        yield texts
+    finally:
+        collector.cancel()
+        await asyncio.gather(collector, return_exceptions=True)
 
 
 def raw(item: MissionItemInt, *, current: bool = False) -> RawItem:

@@ -32,6 +32,7 @@ from mavsdk_scenarios import (
     raw,
     same_items,
     square_mission,
+    status_texts,
 )
 from sim_harness import LossyUdpProxy, first, free_udp_port, ground_station, wait_until
 
@@ -220,14 +221,7 @@ async def test_fence_breach_triggers_the_configured_action() -> None:
             GeofenceData([Polygon(square, FenceType.INCLUSION)], [])
         )
         tel = TelemetryAsync(r.one)
-        texts: list[str] = []
-
-        async def collect() -> None:
-            async for t in tel.subscribe_status_text():
-                texts.append(t.text)
-
-        collector = asyncio.create_task(collect())
-        try:
+        async with status_texts(tel) as texts:
             outside = destination(HOME, 90.0, 200.0)
             await MissionRawAsync(r.one).upload_mission(
                 as_raw_list(
@@ -247,9 +241,6 @@ async def test_fence_breach_triggers_the_configured_action() -> None:
                 what="RTL on fence breach",
             )
             await first(tel.subscribe_armed(), lambda a: not a, 90, what="landed and disarmed")
-        finally:
-            collector.cancel()
-            await asyncio.gather(collector, return_exceptions=True)
         assert any("geofence" in t.lower() for t in texts), texts
         pos = await tel.position()
         assert distance_m(GeoPoint(pos.latitude_deg, pos.longitude_deg), HOME) < 5.0
@@ -259,14 +250,7 @@ async def test_battery_failsafe_returns_then_lands() -> None:
     async with rig(1, speed=10.0, battery_soc=0.2) as r:
         await ParamAsync(r.one).set_param_float("SIM_BAT_DRAIN", 300.0)  # full pack in 5 min
         tel = TelemetryAsync(r.one)
-        texts: list[str] = []
-
-        async def collect() -> None:
-            async for t in tel.subscribe_status_text():
-                texts.append(t.text)
-
-        collector = asyncio.create_task(collect())
-        try:
+        async with status_texts(tel) as texts:
             action = ActionAsync(r.one)
             await action.set_takeoff_altitude(30.0)
             await action.arm()
@@ -279,9 +263,6 @@ async def test_battery_failsafe_returns_then_lands() -> None:
                 what="RTL at critical battery",
             )
             await first(tel.subscribe_armed(), lambda a: not a, 90, what="landed and disarmed")
-        finally:
-            collector.cancel()
-            await asyncio.gather(collector, return_exceptions=True)
         joined = " | ".join(texts).lower()
         assert "low battery" in joined and "critical battery" in joined, texts
 
@@ -342,23 +323,13 @@ async def test_refused_arming_reports_the_reason() -> None:
         await first(
             tel.subscribe_health(), lambda h: not h.is_global_position_ok, 10, what="GPS lost"
         )
-        texts: list[str] = []
-
-        async def collect() -> None:
-            async for t in tel.subscribe_status_text():
-                texts.append(t.text)
-
-        collector = asyncio.create_task(collect())
-        try:
+        async with status_texts(tel) as texts:
             with pytest.raises(ActionError) as refused:
                 await ActionAsync(r.one).arm()
             assert refused.value.result == ActionResult.COMMAND_DENIED
             await wait_until(
                 lambda: any("Arming denied" in t for t in texts), 5, what="the reason as STATUSTEXT"
             )
-        finally:
-            collector.cancel()
-            await asyncio.gather(collector, return_exceptions=True)
         reason = next(t for t in texts if "Arming denied" in t)
         assert "GPS" in reason
         assert not await tel.armed()
