@@ -71,9 +71,12 @@ def takeoff(v: Vehicle, cmd: Command) -> CommandResult:
 
 
 def land(v: Vehicle, cmd: Command) -> CommandResult:
-    v.set_mode(FlightMode.LAND)
+    where = None
     if math.isfinite(cmd.param5) and math.isfinite(cmd.param6):
-        v.land_xy = v.frame.to_local(GeoPoint(cmd.param5, cmd.param6))
+        where = v.frame.to_local(GeoPoint(cmd.param5, cmd.param6))  # refuses bad coordinates
+    v.set_mode(FlightMode.LAND)
+    if where is not None:
+        v.land_xy = where
     return CommandResult.accepted()
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import Enum, auto
 
 from flight_plans.energy import VehicleProfile, Wind
+from flight_plans.errors import FlightPlanError
 from flight_plans.geodesy import GeoPoint, LocalFrame
 from flight_plans.mission import MissionItemInt
 from sim.commands import HANDLERS
@@ -261,7 +262,10 @@ class Vehicle:
         handler = HANDLERS.get(cmd.command)
         if handler is None:
             return CommandResult.unsupported(f"command {cmd.command} not supported")
-        result = handler(self, cmd)
+        try:
+            result = handler(self, cmd)
+        except FlightPlanError as exc:  # e.g. a latitude of 95° in a position parameter
+            result = CommandResult.denied(f"Command {cmd.command} denied: {exc}")
         if result.result is not MavResult.ACCEPTED and result.reason:
             self.say(Severity.CRITICAL, result.reason)
         return result

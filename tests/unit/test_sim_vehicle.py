@@ -891,3 +891,25 @@ def test_wind_costs_battery_and_tilts_the_hovering_airframe_into_it() -> None:
     assert math.degrees(att.roll) < -5.0 and abs(math.degrees(att.pitch)) < 1.0
     still = telemetry.attitude(calm)
     assert abs(still.roll) < 1e-6
+
+
+@pytest.mark.parametrize(
+    ("command", "lat_deg", "lon_deg"),
+    [
+        (Cmd.DO_REPOSITION, 95.0, 8.5),
+        (Cmd.DO_ORBIT, 47.4, 200.0),
+        (Cmd.NAV_LAND, -91.0, 8.5),
+        (Cmd.DO_SET_HOME, 47.4, -181.0),
+    ],
+)
+def test_out_of_range_command_positions_are_denied_with_a_reason_and_change_nothing(
+    command: int, lat_deg: float, lon_deg: float
+) -> None:
+    v = hovering(10.0)
+    before = (v.mode, v.home_xyz, v.body.x_m, v.body.y_m)
+    result = cmd(v, command, 0.0, math.nan, math.nan, math.nan, lat_deg, lon_deg, math.nan)
+    assert result.result == MavResult.DENIED
+    assert "lat" in result.reason or "lon" in result.reason
+    assert (v.mode, v.home_xyz, v.body.x_m, v.body.y_m) == before
+    texts = [e for e in v.take_events() if isinstance(e, StatusText)]
+    assert texts and texts[-1].text == result.reason
