@@ -1,0 +1,1 @@
+"""The service's links to vehicles: a MAVSDK fleet, typed telemetry and commands."""
