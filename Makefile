@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Re-install whenever pyproject.toml changes.
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck compose-check pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,16 @@ run: $(STAMP)
 	$(BIN)/mission-control sim --vehicles 3 --camera rtp
 
 ## test: install what the tests need, lint, type-check the pure packages, run the tests
-test: lint typecheck pytest
+test: lint typecheck compose-check pytest
+
+# docker-compose.yml is validated offline by Debian's docker-compose (no engine needed);
+# installed when missing and we may (root with apt-get).
+compose-check:
+	@if ! command -v docker-compose >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get install -y -q docker-compose >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q docker-compose >/dev/null 2>&1); fi
+	@if command -v docker-compose >/dev/null 2>&1; then \
+		docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml: valid"; \
+	else echo "docker-compose not installed (needs root + apt-get): docker-compose.yml not validated"; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
