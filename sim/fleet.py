@@ -60,7 +60,10 @@ class FleetConfig:
     """The fleet to run.
 
     Attributes:
-        vehicles: how many (system ids 1..N).
+        vehicles: how many (system ids ``first_system_id`` .. ``first_system_id + N - 1``).
+        first_system_id: the first vehicle's MAVLink system id (1 = like PX4 SITL instance 0;
+            another value lets a second fleet run beside the first, e.g. one vehicle that a
+            test stops and restarts on its own).
         home_lat_deg, home_lon_deg, home_alt_amsl_m: where vehicle 1 stands.
         spacing_m: distance between neighbours on the launch grid (rows of ⌈√N⌉).
         gcs_host: host the default ground-station ports are on.
@@ -82,6 +85,7 @@ class FleetConfig:
     """
 
     vehicles: int = 1
+    first_system_id: int = 1
     home_lat_deg: float = PX4_HOME[0]
     home_lon_deg: float = PX4_HOME[1]
     home_alt_amsl_m: float = PX4_HOME[2]
@@ -109,6 +113,10 @@ class FleetConfig:
     def __post_init__(self) -> None:
         if not 1 <= self.vehicles <= 250:
             raise SimConfigError("vehicles", self.vehicles, "must be 1..250")
+        if not 1 <= self.first_system_id <= 251 - self.vehicles:
+            raise SimConfigError(
+                "first_system_id", self.first_system_id, f"must be 1..{251 - self.vehicles}"
+            )
         if not (math.isfinite(self.speed) and 0.1 <= self.speed <= 100):
             raise SimConfigError("speed", self.speed, "must be 0.1..100")
         if not (math.isfinite(self.tick_hz) and 1 <= self.tick_hz <= 500):
@@ -132,14 +140,20 @@ class FleetConfig:
         if not 1 <= self.first_video_port <= 65534 - VIDEO_PORT_STEP * self.vehicles:
             raise SimConfigError("first_video_port", self.first_video_port, "out of range")
         # the rest (home, battery, noise, params) is checked by VehicleConfig
-        self.vehicle_config(1)
+        self.vehicle_config(self.first_system_id)
+
+    @property
+    def system_ids(self) -> range:
+        """The vehicles' system ids, in order."""
+        return range(self.first_system_id, self.first_system_id + self.vehicles)
 
     def video_port(self, system_id: int) -> int:
-        return self.first_video_port + VIDEO_PORT_STEP * (system_id - 1)
+        return self.first_video_port + VIDEO_PORT_STEP * (system_id - self.first_system_id)
 
     def gcs_for(self, system_id: int) -> Address:
         if self.gcs_urls:
-            url = self.gcs_urls[0] if len(self.gcs_urls) == 1 else self.gcs_urls[system_id - 1]
+            i = system_id - self.first_system_id
+            url = self.gcs_urls[0] if len(self.gcs_urls) == 1 else self.gcs_urls[i]
             return parse_udp_url(url)
         if self.gcs_port is not None:
             return self.gcs_host, self.gcs_port
@@ -148,7 +162,7 @@ class FleetConfig:
     def launch_point(self, system_id: int) -> GeoPoint:
         """Vehicle k's launch point: a grid east and north of home, ``spacing_m`` apart."""
         cols = math.ceil(math.sqrt(self.vehicles))
-        i = system_id - 1
+        i = system_id - self.first_system_id
         frame = LocalFrame.at(self.home_lat_deg, self.home_lon_deg)
         return frame.to_geo((i % cols) * self.spacing_m, (i // cols) * self.spacing_m)
 
@@ -266,9 +280,11 @@ class Fleet:
         Raises:
             SimConfigError: no vehicle has that id.
         """
-        if not 1 <= system_id <= len(self.vehicles):
-            raise SimConfigError("system_id", system_id, f"fleet has 1..{len(self.vehicles)}")
-        return self.vehicles[system_id - 1]
+        first = self.config.first_system_id
+        if not first <= system_id < first + len(self.vehicles):
+            last = first + len(self.vehicles) - 1
+            raise SimConfigError("system_id", system_id, f"fleet has {first}..{last}")
+        return self.vehicles[system_id - first]
 
     def set_incident(self, lat_deg: float | None, lon_deg: float | None = None) -> None:
         """Draw the incident marker at this point on every camera (None removes it)."""
@@ -311,7 +327,7 @@ class Fleet:
                 )
             )
             video_dir.mkdir(parents=True, exist_ok=True)
-        for k in range(1, cfg.vehicles + 1):
+        for k in cfg.system_ids:
             vehicle = Vehicle(cfg.vehicle_config(k))
             gcs = cfg.gcs_for(k)
             frames = streamer = None

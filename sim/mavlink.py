@@ -10,6 +10,7 @@ recently heard from.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,6 +62,12 @@ class VehicleLink:
         peer_timeout_s: an address heard from keeps receiving telemetry this long after
             its last datagram (the configured addresses always do).
         video: the camera stream to announce, if the vehicle has one.
+
+    Attributes:
+        garble_uploads: test hook (default False). When True, every accepted upload of a
+            mission, fence or rally list is stored — and flown — with item 0's ``z``
+            (altitude) 1 m higher than sent, while the ACK still says ACCEPTED: what a
+            ground station's read-back verification must catch.
     """
 
     def __init__(
@@ -78,6 +85,7 @@ class VehicleLink:
         self.gcs = gcs
         self.video = video
         self.peer_timeout_s = peer_timeout_s
+        self.garble_uploads = False
         self.schedule = StreamSchedule(rates, phase_s=now_s + (self.system_id % 20) * 0.05)
         self.store = MissionStore()
         self.transfer = MissionTransfer(self.store, system_id=self.system_id)
@@ -188,6 +196,8 @@ class VehicleLink:
     def _apply_mission_events(self) -> None:
         v = self.vehicle
         for ev in self.transfer.take_events():
+            if isinstance(ev, Uploaded) and self.garble_uploads and ev.items:
+                ev = self._garbled(ev)
             if isinstance(ev, Uploaded | Cleared):
                 items = ev.items if isinstance(ev, Uploaded) else ()
                 if ev.mission_type is MissionType.MISSION:
@@ -198,6 +208,12 @@ class VehicleLink:
                     v.set_fence(items)
                 else:
                     v.set_rally(items)
+
+    def _garbled(self, ev: Uploaded) -> Uploaded:
+        first = ev.items[0]
+        items = (dataclasses.replace(first, z=first.z + 1.0), *ev.items[1:])
+        self.store.replace(ev.mission_type, items)
+        return dataclasses.replace(ev, items=items)
 
     def _on_set_current(self, msg: MAVLinkMessage, addr: Address, _now_s: float) -> Outgoing:
         if not self._for_me(msg):

@@ -73,3 +73,31 @@ class UploadMismatch(VehicleError):
         self.index = index
         self.detail = detail
         super().__init__(system_id, f"{list_name} read back differs at item {index}: {detail}")
+
+
+class VehicleSettingsError(MissionControlError, ValueError):
+    """A vehicle-link setting is invalid.
+
+    Attributes:
+        field: the setting (e.g. ``"command_timeout_s"``).
+        reason: why.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"vehicle settings: {field}: {reason}")
+
+
+class VehicleConnectionError(MissionControlError):
+    """A MAVLink connection could not be opened (bad URL, port in use, no device).
+
+    Attributes:
+        url: the connection URL as configured.
+        reason: what MAVSDK said.
+    """
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"cannot open MAVLink connection {url!r}: {reason}")

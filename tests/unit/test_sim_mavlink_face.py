@@ -498,6 +498,56 @@ def test_an_uploaded_mission_fence_and_rally_reach_the_vehicle() -> None:
     assert fence_status and fence_status[-1].breach_status == 0
 
 
+def download(face: Face, mission_type: int) -> list[Any]:
+    """The ground station's side of a MISSION_REQUEST_LIST / REQUEST_INT download."""
+    (count,) = of_type(
+        face.send(mavlink.MAVLink_mission_request_list_message(1, 1, mission_type)),
+        "MISSION_COUNT",
+        GCS,
+    )
+    got = []
+    for seq in range(count.count):
+        reply = face.send(mavlink.MAVLink_mission_request_int_message(1, 1, seq, mission_type))
+        got.extend(of_type(reply, "MISSION_ITEM_INT", GCS))
+    face.send(mavlink.MAVLink_mission_ack_message(1, 1, 0, mission_type))
+    return got
+
+
+@pytest.mark.parametrize(
+    "mission_type",
+    [mavlink.MAV_MISSION_TYPE_MISSION, mavlink.MAV_MISSION_TYPE_RALLY],
+)
+def test_garble_uploads_stores_item_0_one_metre_higher_and_still_acks_accepted(
+    mission_type: int,
+) -> None:
+    face = Face()
+    face.link.garble_uploads = True
+    command = Cmd.NAV_WAYPOINT if mission_type == 0 else MavCmd.NAV_RALLY_POINT
+    sent = tuple(
+        MissionItem.at(
+            command, p.lat_deg, p.lon_deg, alt_rel_m=alt, mission_type=MissionType(mission_type)
+        ).to_mavlink(seq)
+        for seq, (p, alt) in enumerate(((point(0, 20), 8.0), (point(90, 20), 12.0)))
+    )
+    assert upload(face, sent, mission_type).type == mavlink.MAV_MISSION_ACCEPTED
+    got = download(face, mission_type)
+    assert [m.seq for m in got] == [0, 1]
+    assert got[0].z == pytest.approx(sent[0].z + 1.0)
+    assert (got[0].x, got[0].y, got[0].command) == (sent[0].x, sent[0].y, sent[0].command)
+    assert got[1].z == pytest.approx(sent[1].z)
+    if mission_type == mavlink.MAV_MISSION_TYPE_MISSION:  # the vehicle flies what it stored
+        assert face.vehicle.navigator.items[0].alt_m == pytest.approx(sent[0].z + 1.0)
+
+
+def test_uploads_are_stored_as_sent_by_default() -> None:
+    face = Face()
+    assert face.link.garble_uploads is False
+    sent = items(waypoint(point(0, 20), 8), waypoint(point(90, 20), 12))
+    assert upload(face, sent, mavlink.MAV_MISSION_TYPE_MISSION).type == 0
+    got = download(face, mavlink.MAV_MISSION_TYPE_MISSION)
+    assert [m.z for m in got] == pytest.approx([it.z for it in sent])
+
+
 def test_set_mode_message_changes_the_mode() -> None:
     face = Face()
     face.send(mavlink.MAVLink_set_mode_message(1, 1, FlightMode.POSCTL.custom_mode))
