@@ -82,6 +82,10 @@ def _count(name: str, value: object, low: int, high: int) -> int:
     return value
 
 
+# MAVSDK 4.1 failed with "Could not get a MAVLink channel" above ~31 (FIELD-NOTES)
+MAX_CONNECTIONS_PER_PROCESS = 30
+
+
 @dataclass(frozen=True, slots=True)
 class VehicleLinkSettings:
     """How the service talks to vehicles.
@@ -148,6 +152,13 @@ class VehicleLinkSettings:
         object.__setattr__(self, "connection_urls", tuple(_check_url(u) for u in urls))
         if len(set(self.connection_urls)) != len(self.connection_urls):
             raise VehicleSettingsError("connection_urls", "a URL is listed twice")
+        if len(self.connection_urls) > MAX_CONNECTIONS_PER_PROCESS:
+            raise VehicleSettingsError(
+                "connection_urls",
+                f"{len(self.connection_urls)} connections: MAVSDK runs out of MAVLink channels "
+                f"above ~31 per process; shard them over several service instances of at most "
+                f"{MAX_CONNECTIONS_PER_PROCESS} each (one UDP port can carry many vehicles)",
+            )
         for name, upper in (
             ("command_timeout_s", 600.0),
             ("upload_timeout_s", 3600.0),

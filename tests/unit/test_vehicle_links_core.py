@@ -178,3 +178,13 @@ async def test_no_reason_is_an_empty_string_after_the_window() -> None:
     assert await log.reason_around(t0, 0.1) == ""
     assert 0.09 <= time.monotonic() - t0 < 0.5
     assert len(log.texts) == 0
+
+
+def test_more_connections_than_one_process_can_hold_are_refused_with_the_way_out() -> None:
+    from mission_control.vehicles.settings import MAX_CONNECTIONS_PER_PROCESS
+
+    urls = tuple(f"udpin://0.0.0.0:{15000 + i}" for i in range(MAX_CONNECTIONS_PER_PROCESS + 1))
+    with pytest.raises(VehicleSettingsError) as refused:
+        VehicleLinkSettings(connection_urls=urls)
+    assert "shard" in str(refused.value) and "connection_urls" in str(refused.value)
+    assert len(VehicleLinkSettings(connection_urls=urls[:-1]).connection_urls) == len(urls) - 1
