@@ -22,6 +22,7 @@ from sim_harness import first
 
 from flight_plans.geodesy import GeoPoint, destination, distance_m
 from flight_plans.mission import MavCmd, MissionItem, MissionItemInt, MissionType
+from mission_control.vehicles.convert import to_mavsdk_item
 
 
 @contextlib.asynccontextmanager
@@ -42,22 +43,8 @@ async def status_texts(tel: TelemetryAsync) -> AsyncIterator[list[str]]:
 
 
 def raw(item: MissionItemInt, *, current: bool = False) -> RawItem:
-    """A flight_plans item as MAVSDK's MISSION_ITEM_INT twin."""
-    return RawItem(
-        item.seq,
-        item.frame,
-        item.command,
-        1 if current else 0,
-        item.autocontinue,
-        item.param1,
-        item.param2,
-        item.param3,
-        item.param4,
-        item.x,
-        item.y,
-        item.z,
-        item.mission_type,
-    )
+    """A flight_plans item as MAVSDK's MISSION_ITEM_INT twin (the service's own converter)."""
+    return to_mavsdk_item(item, seq=item.seq, current=current)
 
 
 def as_raw_list(items: Sequence[MissionItem]) -> list[RawItem]:
