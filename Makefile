@@ -17,9 +17,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-## run: install and start with embedded defaults (until the service exists: the demo fleet)
+## run: install and start the service with its embedded defaults (SQLite, in-process bus,
+## three simulated drones over loopback MAVLink); ARGS="--port 8080 --sim 5" adds flags
 run: $(STAMP)
-	$(BIN)/mission-control sim --vehicles 3 --camera rtp
+	$(BIN)/mission-control serve $(ARGS)
 
 ## test: install what the tests need, lint, type-check the pure packages, run the tests
 test: lint typecheck compose-check pytest

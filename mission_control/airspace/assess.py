@@ -277,6 +277,9 @@ class Assessor:
         xy = np.column_stack([np.asarray(xs), np.asarray(ys)])
         m = xy.shape[0]
         pts = shapely.points(xy)
+        # sub-micrometre-per-second speeds are noise; left in, a track a denormal long
+        # degenerates in GEOS and a vehicle standing inside a zone was not reported inside
+        vel = np.where(np.abs(vel) < 1e-6, 0.0, vel)
         step = vel[:, [1, 0]] * lookahead_s  # east = x, north = y
         tracks = shapely.linestrings(np.stack([xy, xy + step], axis=1))
         inside: list[list[str]] = [[] for _ in range(m)]

@@ -15,8 +15,11 @@ from typing import NoReturn
 from flight_plans.errors import FlightPlanError
 from mission_control import __version__
 from mission_control.cli import airspace as airspace_cmd
+from mission_control.cli import audit as audit_cmd
 from mission_control.cli import plan as plan_cmd
+from mission_control.cli import serve as serve_cmd
 from mission_control.cli import sim as sim_cmd
+from mission_control.cli import users as users_cmd
 from mission_control.cli.errors import CliError
 from mission_control.errors import MissionControlError
 from sim.errors import SimError
@@ -27,6 +30,9 @@ SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]
     plan_cmd.add_parser,
     airspace_cmd.add_parser,
     sim_cmd.add_parser,
+    serve_cmd.add_parser,
+    users_cmd.add_parser,
+    audit_cmd.add_parser,
 )
 
 

@@ -161,3 +161,12 @@ def test_batch_and_single_calls_agree(rows: list[tuple[float, ...]]) -> None:
         if in_square and min(abs(abs(x) - 100), abs(abs(y - 1000) - 100)) > 1.0:
             assert NFZ.label in res.inside
         del r
+
+
+def test_a_denormal_speed_does_not_hide_a_breach() -> None:
+    """Regression (found by Hypothesis): a vehicle 2 m inside a zone, with a velocity of
+    1e-44 m/s, was reported outside because its look-ahead track degenerated."""
+    a = Assessor([NFZ], launch=HOME, at=AT)
+    g = F.to_geo(0.0, 902.0)
+    assert NFZ.label in a.assess(g, 0.0, (0.0, 1.1828345107627058e-44, 0.0)).inside
+    assert NFZ.label in a.assess(g, 0.0, (0.0, 0.0, 0.0)).inside

@@ -1,0 +1,1 @@
+"""The service's faces: FastAPI REST routes and websocket endpoints (HTTP/WS codes live here)."""

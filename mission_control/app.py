@@ -1,0 +1,222 @@
+"""The composition root: builds every adapter and service from :class:`Settings` and wires them.
+
+:func:`create_app` returns the FastAPI application; its lifespan opens, in order, the store
+(migrations applied), the event bus, the vehicle links (and, with no vehicle URLs, the
+built-in simulated fleet talking to them over loopback UDP MAVLink — the same path a real
+drone takes), the zones, the executor (re-attaching every non-terminal mission), the
+approvals' expiry task and the dispatcher; and closes them in reverse order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+
+from mission_control.api import drones as drones_api
+from mission_control.api import incidents as incidents_api
+from mission_control.api import missions as missions_api
+from mission_control.api import plans as plans_api
+from mission_control.api import ws as ws_api
+from mission_control.api import zones as zones_api
+from mission_control.api.errors import BodyLimit, install_error_handlers
+from mission_control.api.telemetry_hub import TelemetryHub
+from mission_control.bus import EventBus
+from mission_control.config import Settings
+from mission_control.domain.dispatch import DispatchPolicy
+from mission_control.domain.incident import Incident
+from mission_control.domain.mission import Mission, MissionState
+from mission_control.services.approvals import Approvals
+from mission_control.services.dispatcher import Dispatcher
+from mission_control.services.drones import DroneDirectory
+from mission_control.services.executor import Executor, ExecutorSettings
+from mission_control.services.missions import SYSTEM, MissionBook
+from mission_control.services.monitor import MonitorSettings
+from mission_control.services.zones import ZoneRegistry
+from mission_control.store import Actor, Role, Store
+from mission_control.vehicles.fleet import VehicleFleet
+from mission_control.vehicles.settings import VehicleLinkSettings
+from sim.fleet import Fleet, FleetConfig
+
+__all__ = ["Services", "create_app"]
+
+log = logging.getLogger(__name__)
+
+ROLES = tuple(role.value for role in Role)
+
+
+def utc_now() -> datetime:
+    """The service's clock: aware UTC now."""
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class Services:
+    """The running service's parts (what the API handlers reach through ``app.state``)."""
+
+    settings: Settings
+    store: Store
+    bus: EventBus[object]
+    fleet: VehicleFleet
+    drones: DroneDirectory
+    zones: ZoneRegistry
+    book: MissionBook
+    executor: Executor
+    approvals: Approvals
+    dispatcher: Dispatcher
+    telemetry: TelemetryHub
+    sim: Fleet | None
+    clock: Callable[[], datetime] = utc_now
+    started_s: float = field(default_factory=time.monotonic)
+    demo_tokens: dict[str, str] = field(default_factory=dict)
+
+    async def report_incident(
+        self, incident: Incident, actor: Actor, idempotency_key: str | None
+    ) -> tuple[Incident, bool]:
+        """Store a new incident and queue it for dispatch; a repeat returns the first one."""
+        stored, created, events = await self.store.add_incident(
+            incident, actor, idempotency_key=idempotency_key
+        )
+        self.book.announce(events)
+        if created:
+            self.dispatcher.submit(stored.id)
+        return stored, created
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def _sim_config(settings: Settings, port: int) -> FleetConfig:
+    lat, lon, alt = settings.sim_home
+    return FleetConfig(
+        vehicles=settings.sim_vehicles,
+        gcs_port=port,
+        home_lat_deg=lat,
+        home_lon_deg=lon,
+        home_alt_amsl_m=alt,
+        spacing_m=settings.sim_spacing_m,
+        speed=settings.sim_speed,
+        params=(("COM_DISARM_PRFLT", 20.0),),
+    )
+
+
+async def _demo_users(store: Store, enabled: bool) -> dict[str, str]:
+    if not enabled or await store.count_users() > 0:
+        return {}
+    tokens = {}
+    for role in ROLES:
+        tokens[role] = await store.add_user(f"demo-{role}", role)
+    return tokens
+
+
+def _print_tokens(tokens: dict[str, str]) -> None:
+    if not tokens:
+        return
+    print("No users were configured: demo users created (keep these tokens):", flush=True)
+    for role, token in tokens.items():
+        print(f"  demo-{role:<9} role {role:<9} token {token}", flush=True)
+    sys.stdout.flush()
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> FastAPI:
+    """The application; nothing starts until its lifespan runs (uvicorn, TestClient)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            store = await stack.enter_async_context(await Store.open(settings.database_url))
+            tokens = await _demo_users(store, settings.demo_users)
+            bus: EventBus[object] = EventBus()
+            await stack.enter_async_context(bus)
+            sim: Fleet | None = None
+            if settings.simulated:
+                port = settings.sim_gcs_port or _free_udp_port()
+                urls: tuple[str, ...] = (f"udpin://127.0.0.1:{port}",)
+            else:  # no simulated fleet: listen where PX4 sends its API link by default
+                urls = settings.vehicle_urls or ("udpin://0.0.0.0:14540",)
+            fleet = await stack.enter_async_context(
+                VehicleFleet(VehicleLinkSettings(connection_urls=urls), bus)
+            )
+            if settings.simulated:
+                sim = await stack.enter_async_context(Fleet(_sim_config(settings, port)))
+            zones = ZoneRegistry(store)
+            await zones.load()
+            if settings.zone_files:
+                await zones.import_files(settings.zone_files, SYSTEM)
+            drones = DroneDirectory(fleet, capacity_wh=settings.battery_capacity_wh)
+            book = MissionBook(store, bus, clock)
+            book.listeners.append(
+                lambda m: drones.release(m.drone_id, m.id) if m.terminal else None
+            )
+            policy = DispatchPolicy(time_on_station_s=settings.time_on_station_s)
+            executor = await stack.enter_async_context(
+                Executor(
+                    book,
+                    drones,
+                    zones,
+                    ExecutorSettings(
+                        monitor=MonitorSettings(
+                            lookahead_s=settings.monitor_lookahead_s,
+                            battery_rtl_fraction=settings.battery_rtl_fraction,
+                        )
+                    ),
+                )
+            )
+            approvals = await stack.enter_async_context(Approvals(book, zones, executor))
+            dispatcher = await stack.enter_async_context(
+                Dispatcher(book, drones, zones, policy, pending_ttl_s=settings.pending_ttl_s)
+            )
+            hub = await stack.enter_async_context(TelemetryHub(bus))
+            services = Services(
+                settings=settings,
+                store=store,
+                bus=bus,
+                fleet=fleet,
+                drones=drones,
+                zones=zones,
+                book=book,
+                executor=executor,
+                approvals=approvals,
+                dispatcher=dispatcher,
+                telemetry=hub,
+                sim=sim,
+                clock=clock,
+                demo_tokens=tokens,
+            )
+            await _recover(services, await store.active_missions())
+            app.state.services = services
+            _print_tokens(tokens)
+            yield
+
+    app = FastAPI(
+        title="Mission Control",
+        version="0.1.0",
+        summary="Drone-as-first-responder mission control: incidents, dispatch, approval, flight",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for module in (incidents_api, missions_api, drones_api, zones_api, plans_api, ws_api):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+async def _recover(services: Services, missions: list[Mission]) -> None:
+    """Re-attach every non-terminal mission after a start-up (restart recovery)."""
+    for m in missions:
+        services.drones.assign(m.drone_id, m.id)
+        if m.state is not MissionState.PENDING_APPROVAL:
+            services.executor.start(m)
+    if missions:
+        log.info("recovered %d non-terminal missions", len(missions))

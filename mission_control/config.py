@@ -1,0 +1,79 @@
+"""The service's settings: one object, built at start-up from ``MC_*`` variables and flags.
+
+Nothing reads the environment at import time: :func:`load_settings` builds a
+:class:`Settings` (``MC_DATABASE_URL``, ``MC_PORT`` ...) and the CLI overrides fields from
+its flags before handing it to :func:`mission_control.app.create_app`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "load_settings"]
+
+
+class Settings(BaseSettings):
+    """Every knob of ``mission-control serve``; environment prefix ``MC_``."""
+
+    model_config = SettingsConfigDict(env_prefix="MC_", extra="forbid", frozen=True)
+
+    host: str = Field("127.0.0.1", description="address the HTTP server binds")
+    port: int = Field(8000, ge=0, le=65535, description="HTTP port (0: any free port)")
+    database_url: str = Field(
+        "sqlite+aiosqlite:///mission-control.db",
+        description="SQLAlchemy URL: SQLite file (default) or postgresql+asyncpg://…",
+    )
+    vehicle_urls: tuple[str, ...] = Field(
+        (), description="MAVLink URLs of real vehicles (udpin://0.0.0.0:14540 …); none: sim"
+    )
+    sim_vehicles: int = Field(3, ge=0, le=100, description="built-in simulated drones")
+    sim_speed: float = Field(1.0, gt=0, le=100, description="simulated time speed-up")
+    sim_home: tuple[float, float, float] = Field(
+        (47.397743, 8.545594, 488.0),
+        description="launch point of simulated drone 1: lat_deg, lon_deg, alt_amsl_m",
+    )
+    sim_spacing_m: float = Field(40.0, gt=0, description="distance between simulated drones")
+    sim_gcs_port: int = Field(0, ge=0, le=65535, description="MAVLink port (0: a free one)")
+    zone_files: tuple[str, ...] = Field((), description="zone files loaded at start-up")
+
+    pending_ttl_s: float = Field(300.0, gt=0, description="a pending mission expires after")
+    time_on_station_s: float = Field(600.0, gt=0, description="default time on station")
+    battery_capacity_wh: float = Field(77.0, gt=0, description="usable energy of a full pack")
+    battery_rtl_fraction: float = Field(
+        0.25, ge=0, lt=1, description="in flight, RTL below this state of charge"
+    )
+    monitor_lookahead_s: float = Field(
+        10.0, gt=0, description="airspace look-ahead of the in-flight monitor"
+    )
+    link_lost_after_s: float = Field(3.0, gt=0, description="heartbeat age meaning link lost")
+    connect_timeout_s: float = Field(20.0, gt=0, description="wait for the fleet at start-up")
+    max_body_bytes: int = Field(2_000_000, gt=0, description="largest accepted request body")
+    demo_users: bool = Field(True, description="create one user per role when none exist")
+
+    @field_validator("sim_home")
+    @classmethod
+    def _finite_home(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
+        lat, lon, _ = value
+        if not all(math.isfinite(v) for v in value):
+            raise ValueError("lat, lon and alt must be finite")
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise ValueError("lat must be within ±90 and lon within ±180")
+        return value
+
+    @property
+    def simulated(self) -> bool:
+        """True when the built-in simulated fleet flies (no vehicle URLs given)."""
+        return not self.vehicle_urls and self.sim_vehicles > 0
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with ``overrides`` (e.g. CLI flags) on top.
+
+    Raises:
+        pydantic.ValidationError: a value is out of range or malformed.
+    """
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,194 @@
+"""The database tables, as SQLAlchemy Core tables (the store maps rows to domain values).
+
+The schema itself is created and changed only by the Alembic migrations in
+``mission_control/store/migrations``; these definitions must match them (a test compares
+the migrated database with this metadata on SQLite and PostgreSQL).
+
+JSON documents are stored as canonical JSON *text* (see :mod:`mission_control.store.codec`)
+rather than a JSON column type, so both databases hold exactly the bytes the audit hashes
+and the optimistic-concurrency checks were computed over.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "STATE_ROW_ID",
+    "UTCDateTime",
+    "audit_log",
+    "events",
+    "idempotency_keys",
+    "incidents",
+    "metadata",
+    "missions",
+    "store_state",
+    "users",
+    "zones",
+]
+
+STATE_ROW_ID = 1
+"""The id of the single :data:`store_state` row."""
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every database (SQLite keeps no zone: UTC is implied)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored: give an aware UTC time")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _big_id() -> sa.types.TypeEngine[int]:
+    # SQLite only auto-assigns an INTEGER PRIMARY KEY (a 64-bit rowid anyway)
+    return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+metadata = sa.MetaData()
+
+store_state = sa.Table(
+    "store_state",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("audit_last_id", sa.BigInteger, nullable=False),
+    sa.Column("audit_last_hash", sa.String(64), nullable=False),
+    sa.Column("zones_version", sa.BigInteger, nullable=False),
+)
+"""One row: the audit chain's head and the zones version. Every writing transaction locks
+it first, which serialises writers (one hash chain, events committed in ``seq`` order)."""
+
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("external_id", sa.String(200), nullable=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("lat_deg", sa.Double, nullable=False),
+    sa.Column("lon_deg", sa.Double, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("reported_by", sa.String(128), nullable=False, index=True),
+    sa.Column("status", sa.String(32), nullable=False, index=True),
+    sa.Column("status_reason", sa.Text, nullable=True),
+    sa.Column("pattern", sa.String(32), nullable=True),
+    sa.Column("radius_m", sa.Double, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("etag", sa.String(64), nullable=False),
+    sa.UniqueConstraint("source", "external_id", name="uq_incidents_source_external_id"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("actor", sa.String(128), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column(
+        "incident_id",
+        sa.String(64),
+        sa.ForeignKey("incidents.id", name="fk_idempotency_keys_incident_id"),
+        nullable=False,
+    ),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+missions = sa.Table(
+    "missions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column(
+        "incident_id",
+        sa.String(64),
+        sa.ForeignKey("incidents.id", name="fk_missions_incident_id"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("drone_id", sa.Integer, nullable=False, index=True),
+    sa.Column("state", sa.String(32), nullable=False, index=True),
+    sa.Column("pattern", sa.String(32), nullable=False),
+    sa.Column("plan_qgc", sa.Text, nullable=False),
+    sa.Column("airspace_report", sa.Text, nullable=False),
+    sa.Column("eta_s", sa.Double, nullable=False),
+    sa.Column("station_item", sa.Integer, nullable=False),
+    sa.Column("notes", sa.Text, nullable=False),
+    sa.Column("authorisations", sa.Text, nullable=False),
+    sa.Column("approved_by", sa.String(128), nullable=True),
+    sa.Column("approved_at", UTCDateTime, nullable=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("history", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("etag", sa.String(64), nullable=False),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("seq", _big_id(), primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("subject_id", sa.String(64), nullable=False, index=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sqlite_autoincrement=True,  # never reuse a seq, even after the last row is deleted
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("object_type", sa.String(32), nullable=False),
+    sa.Column("object_id", sa.String(128), nullable=False, index=True),
+    sa.Column("before", sa.Text, nullable=True),
+    sa.Column("after", sa.Text, nullable=True),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+"""Append-only (database triggers refuse UPDATE and DELETE); ids are 1, 2, 3 ... assigned
+by the store under the :data:`store_state` lock."""
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("token_sha256", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("token_sha256", name="uq_users_token_sha256"),
+)
+
+zones = sa.Table(
+    "zones",
+    metadata,
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("feature", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+)

@@ -1,0 +1,179 @@
+"""Run the real service (uvicorn on a free port) against a simulated fleet, for tests.
+
+``running_service(...)`` starts ``create_app(settings)`` under uvicorn in this event loop
+and yields a :class:`ServiceHandle` with its base URL, a token per role and the running
+services (for assertions on the database). The simulated fleet is either the service's
+built-in one (``sim_vehicles=N``) or a :class:`sim.fleet.Fleet` the test owns and passes
+as ``vehicle_port`` (so it can outlive a service restart).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import uvicorn
+import websockets
+
+from mission_control.app import Services, create_app
+from mission_control.config import Settings
+
+ROLES = ("responder", "pilot", "viewer", "admin")
+POSTGRES_URL = os.environ.get(
+    "MC_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+@dataclass
+class ServiceHandle:
+    """A running service."""
+
+    base_url: str
+    services: Services
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ws_url(self) -> str:
+        return self.base_url.replace("http://", "ws://")
+
+    def client(self, role: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
+        """An HTTP client authenticated as the demo user of ``role`` (None: no token)."""
+        headers = {} if role is None else {"Authorization": f"Bearer {self.tokens[role]}"}
+        return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=30, **kwargs)
+
+    async def ws(self, path: str, role: str = "viewer", **params: Any) -> Any:
+        """A connected websocket (``async with``) authenticated as ``role``."""
+        query = "&".join([f"token={self.tokens[role]}", *(f"{k}={v}" for k, v in params.items())])
+        return websockets.connect(f"{self.ws_url}{path}?{query}", max_size=None)
+
+
+@contextlib.asynccontextmanager
+async def running_service(**overrides: Any) -> AsyncIterator[ServiceHandle]:
+    """Start the service with ``Settings(**overrides)`` and stop it on exit."""
+    overrides.setdefault("port", free_tcp_port())
+    overrides.setdefault("pending_ttl_s", 300.0)
+    settings = Settings(**overrides)
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=settings.port,
+        ws_per_message_deflate=False,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(), name="test-uvicorn")
+    try:
+        for _ in range(600):
+            if server.started or task.done():
+                break
+            await asyncio.sleep(0.05)
+        if task.done():
+            task.result()  # raises the start-up error
+            raise RuntimeError("the service stopped during start-up")
+        if not server.started:
+            raise TimeoutError("the service did not start within 30 s")
+        services: Services = app.state.services
+        yield ServiceHandle(
+            f"http://127.0.0.1:{settings.port}", services, dict(services.demo_tokens)
+        )
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 30)
+
+
+async def wait_for(
+    probe: Callable[[], Any], timeout_s: float, what: str, period_s: float = 0.1
+) -> Any:
+    """Await ``probe()`` (sync or async) until it returns something truthy."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    last: Any = None
+    while loop.time() < deadline:
+        last = probe()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(period_s)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what} (last: {last!r})")
+
+
+async def ready_drones(handle: ServiceHandle, count: int, timeout_s: float = 30) -> None:
+    """Wait until ``count`` drones report position, battery and a 3-D GPS fix."""
+
+    def ready() -> bool:
+        snaps = handle.services.drones.snapshots()
+        return (
+            sum(
+                1
+                for s in snaps
+                if s.has_position and s.battery_fraction is not None and s.gps_fix == "fix_3d"
+            )
+            >= count
+        )
+
+    await wait_for(ready, timeout_s, f"{count} ready drones")
+
+
+async def mission_state(handle: ServiceHandle, mission_id: str) -> str:
+    async with handle.client("pilot") as c:
+        r = await c.get(f"/api/missions/{mission_id}")
+        r.raise_for_status()
+        state: str = r.json()["state"]
+        return state
+
+
+async def pending_mission_for(
+    handle: ServiceHandle, incident_id: str, timeout_s: float = 20
+) -> Any:
+    """The mission dispatch created for ``incident_id`` (waits for it)."""
+
+    async def probe() -> Any:
+        async with handle.client("pilot") as c:
+            r = await c.get("/api/missions", params={"incident_id": incident_id})
+            found = r.json()
+            return found[0] if found else None
+
+    return await wait_for(probe, timeout_s, f"a mission for {incident_id}")
+
+
+async def collect_events(
+    ws: Any, until: Callable[[list[dict[str, Any]]], bool], timeout_s: float
+) -> list[dict[str, Any]]:
+    """Events from an ``/ws/events`` socket until ``until(events)`` or the timeout."""
+    events: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not until(events):
+        left = deadline - loop.time()
+        if left <= 0:
+            raise AssertionError(
+                "timed out; events so far: "
+                + ", ".join(
+                    f"{e['seq']}:{e['kind']}:{e['payload'].get('state') or e['payload'].get('status')}"
+                    for e in events
+                )
+            )
+        try:
+            events.append(json.loads(await asyncio.wait_for(ws.recv(), left)))
+        except TimeoutError:
+            continue
+    return events
