@@ -347,7 +347,8 @@ async def run(args: argparse.Namespace) -> None:
     if kids0 is not None and kids1 is not None:
         report("service_dispatch.cpu_mavsdk_server", 100.0 * (kids1 - kids0) / wall, "%")
     for reason in sorted(set(reasons))[:3]:
-        print(f"# unserviceable, e.g.: {reason}", flush=True)
+        short = reason if len(reason) <= 300 else f"{reason[:300]}… ({len(reason)} chars)"
+        print(f"# unserviceable, e.g.: {short}", flush=True)
 
 
 def main() -> None:

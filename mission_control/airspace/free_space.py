@@ -148,8 +148,14 @@ def _ids(shapes: Sequence[ZoneShape]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(s.zone.identifier for s in shapes))
 
 
-def _labels(shapes: Sequence[ZoneShape]) -> str:
-    return ", ".join(dict.fromkeys(s.zone.label for s in shapes))
+def _labels(shapes: Sequence[ZoneShape], most: int = 5) -> str:
+    """Zone labels for a message: the first ``most``, then how many more (the full list is
+    in the error's ``blocking``); "(none)" for an empty list."""
+    labels = list(dict.fromkeys(s.zone.label for s in shapes))
+    if not labels:
+        return "(none)"
+    shown = ", ".join(labels[:most])
+    return shown if len(labels) <= most else f"{shown} and {len(labels) - most} more"
 
 
 def _parts(geom: BaseGeometry) -> list[Polygon]:

@@ -471,3 +471,15 @@ def test_routes_keep_the_margin_from_every_zone(
     assert min_clearance(r, zones, skip_first_leg=escaped) >= margin - 1.0
     if escaped:
         assert min_clearance(r, zones) >= 1.0
+
+
+def test_route_errors_list_a_few_zones_then_how_many_more() -> None:
+    """A start boxed in by 100 zones must not produce a 5 kB reason for the pilot."""
+    from types import SimpleNamespace
+
+    from mission_control.airspace.free_space import _labels
+
+    shapes = [SimpleNamespace(zone=SimpleNamespace(label=f"Z{i}")) for i in range(7)]
+    assert _labels(shapes) == "Z0, Z1, Z2, Z3, Z4 and 2 more"  # type: ignore[arg-type]
+    assert _labels(shapes[:2] * 3) == "Z0, Z1"  # type: ignore[arg-type]
+    assert _labels([]) == "(none)"
