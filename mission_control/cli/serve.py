@@ -81,5 +81,8 @@ def run(args: argparse.Namespace) -> int:
         ws_per_message_deflate=False,  # FIELD-NOTES: deflate pegs a core on fan-out
         log_level=args.log_level,
         timeout_graceful_shutdown=5,
+        # a screen whose socket stops draining is dropped within seconds, not minutes
+        ws_ping_interval=5.0,
+        ws_ping_timeout=5.0,
     )
     return 0

@@ -144,6 +144,29 @@ async def test_incident_to_completed_mission_with_telemetry_and_ordered_events(
         async with svc.client("viewer") as c:
             inc = (await c.get(f"/api/incidents/{incident['id']}")).json()
         assert inc["status"] == "covered"
+        # every change is audited with who did it, and the chain verifies
+        audit = await svc.services.store.audit_entries(mid)
+        actions = [(a.action, a.actor) for a in audit]
+        assert ("mission.approved", "demo-pilot") in actions
+        assert [a for a, _ in actions].count("mission.completed") == 1
+        assert {who for _, who in actions} == {"system", "demo-pilot"}
+        assert (await svc.services.store.verify_audit()).ok
+
+
+async def test_a_pending_mission_expires_and_the_incident_says_so(tmp_path: Path) -> None:
+    db = f"sqlite+aiosqlite:///{tmp_path / 'mc.db'}"
+    async with running_service(database_url=db, sim_vehicles=1, pending_ttl_s=1.0, **FAST) as svc:
+        await ready_drones(svc, 1)
+        async with svc.client("responder") as c:
+            incident = (await c.post("/api/incidents", json=incident_at(200))).json()
+        mission = await pending_mission_for(svc, incident["id"])
+        await wait_for(lambda: _state_is(svc, mission["id"], "expired"), 10, "expiry")
+        async with svc.client("pilot") as c:
+            r = await c.post(f"/api/missions/{mission['id']}/approve")
+            assert r.status_code == 409 and r.json()["current_state"] == "expired"
+            inc = (await c.get(f"/api/incidents/{incident['id']}")).json()
+        assert inc["status"] == "unserviceable" and "not approved in time" in inc["status_reason"]
+        assert svc.services.drones.assigned_to(1) is None
 
 
 async def test_reject_makes_the_incident_unserviceable_and_frees_the_drone(tmp_path: Path) -> None:
