@@ -42,6 +42,7 @@ from mission_control.services.monitor import MonitorSettings
 from mission_control.services.zones import ZoneRegistry
 from mission_control.store import Actor, Role, Store
 from mission_control.vehicles.fleet import VehicleFleet
+from mission_control.vehicles.health import HealthThresholds
 from mission_control.vehicles.settings import VehicleLinkSettings
 from sim.fleet import Fleet, FleetConfig
 
@@ -146,7 +147,16 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             else:  # no simulated fleet: listen where PX4 sends its API link by default
                 urls = settings.vehicle_urls or ("udpin://0.0.0.0:14540",)
             fleet = await stack.enter_async_context(
-                VehicleFleet(VehicleLinkSettings(connection_urls=urls), bus)
+                VehicleFleet(
+                    VehicleLinkSettings(
+                        connection_urls=urls,
+                        health=HealthThresholds(
+                            degraded_after_s=min(1.5, settings.link_lost_after_s / 2),
+                            lost_after_s=settings.link_lost_after_s,
+                        ),
+                    ),
+                    bus,
+                )
             )
             if settings.simulated:
                 sim = await stack.enter_async_context(Fleet(_sim_config(settings, port)))
@@ -169,6 +179,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
                         monitor=MonitorSettings(
                             lookahead_s=settings.monitor_lookahead_s,
                             battery_rtl_fraction=settings.battery_rtl_fraction,
+                            link_wait_s=settings.connect_timeout_s,
                         )
                     ),
                 )

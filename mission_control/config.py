@@ -49,8 +49,12 @@ class Settings(BaseSettings):
     monitor_lookahead_s: float = Field(
         10.0, gt=0, description="airspace look-ahead of the in-flight monitor"
     )
-    link_lost_after_s: float = Field(3.0, gt=0, description="heartbeat age meaning link lost")
-    connect_timeout_s: float = Field(20.0, gt=0, description="wait for the fleet at start-up")
+    link_lost_after_s: float = Field(
+        3.5, gt=0, le=60, description="heartbeat age (s) after which a drone's link is lost"
+    )
+    connect_timeout_s: float = Field(
+        20.0, gt=0, description="after a restart, wait this long (s) for a flying drone's link"
+    )
     max_body_bytes: int = Field(2_000_000, gt=0, description="largest accepted request body")
     demo_users: bool = Field(True, description="create one user per role when none exist")
 

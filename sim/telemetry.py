@@ -58,6 +58,12 @@ def _cdeg(deg: float) -> int:
     return round(deg % 360.0 * 100) % 36000
 
 
+def _centiamps(current_a: float) -> int:
+    """Current in cA for an int16 field: saturates instead of failing to pack (a very fast
+    ``SIM_BAT_DRAIN`` draws hundreds of amperes)."""
+    return max(-INT16_MAX, min(INT16_MAX, round(current_a * 100)))
+
+
 def heartbeat(v: Vehicle) -> MAVLinkMessage:
     if not v.armed:
         state = mavlink.MAV_STATE_STANDBY
@@ -86,7 +92,7 @@ def sys_status(v: Vehicle) -> MAVLinkMessage:
         healthy,
         150,  # 15 % load, per mille
         round(v.battery.voltage_v * 1000),
-        round(v.battery.current_a * 100),
+        _centiamps(v.battery.current_a),
         round(v.battery.soc * 100),
         0,
         0,
@@ -120,7 +126,7 @@ def battery_status(v: Vehicle) -> MAVLinkMessage:
         mavlink.MAV_BATTERY_TYPE_LIPO,
         INT16_MAX,
         voltages,
-        round(b.current_a * 100),
+        _centiamps(b.current_a),
         round(b.consumed_mah),
         -1,
         round(soc * 100),

@@ -112,6 +112,8 @@ class Executor:
         self._zones = zones
         self.settings = settings or ExecutorSettings()
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        # per running mission: a pilot's command and its monitor's own actions take turns
+        self._command_locks: dict[str, asyncio.Lock] = {}
         self._closing = False
 
     async def __aenter__(self) -> Executor:
@@ -137,7 +139,8 @@ class Executor:
         if mission.state is S.PENDING_APPROVAL:
             return
         self._drones.assign(mission.drone_id, mission.id)
-        task = asyncio.create_task(self._run(mission.id), name=f"mission-{mission.id}")
+        lock = self._command_locks[mission.id] = asyncio.Lock()
+        task = asyncio.create_task(self._run(mission.id, lock), name=f"mission-{mission.id}")
         self._tasks[mission.id] = task
         task.add_done_callback(self._forget)
 
@@ -145,9 +148,10 @@ class Executor:
         for mission_id, t in list(self._tasks.items()):
             if t is task:
                 del self._tasks[mission_id]
+                self._command_locks.pop(mission_id, None)
 
     # -- the run ---------------------------------------------------------------------------
-    async def _run(self, mission_id: str) -> None:
+    async def _run(self, mission_id: str, command_lock: asyncio.Lock) -> None:
         mission = await self._book.mission(mission_id)
         recovered = mission.state in FLYING_STATES
         try:
@@ -157,7 +161,11 @@ class Executor:
                 mission = await self._launch(mission)
             if mission.state in FLYING_STATES:
                 monitor = FlightMonitor(
-                    self._book, self._drones, self._zones, self.settings.monitor
+                    self._book,
+                    self._drones,
+                    self._zones,
+                    self.settings.monitor,
+                    command_lock=command_lock,
                 )
                 await monitor.follow(mission, recovered=recovered)
         except asyncio.CancelledError:
@@ -290,11 +298,29 @@ class Executor:
     ) -> Mission:
         """Carry out a pilot's ``pause`` / ``resume`` / ``rtl`` / ``abort``.
 
-        The vehicle must accept the command before the state changes.
+        The vehicle must accept the command before the state changes. The monitor waits
+        meanwhile: the vehicle's new mode can show before its acknowledgement arrives (a
+        lost ACK is re-sent), and must not be recorded as the system's change.
 
         Raises:
             NotFoundError, IllegalTransition (state unchanged), VehicleCommandFailed.
         """
+        lock = self._command_locks.get(mission_id)
+        async with lock if lock is not None else contextlib.nullcontext():
+            mission, after, airborne = await self._command(mission_id, action, actor, reason)
+        if action in {"rtl", "abort"} and airborne:
+            await self._book.alert(
+                AlertSeverity.WARNING,
+                f"drone {mission.drone_id} returning to launch ({actor.name}: {action})",
+                drone_id=mission.drone_id,
+                mission_id=mission.id,
+                actor=actor,
+            )
+        return after
+
+    async def _command(
+        self, mission_id: str, action: str, actor: Actor, reason: str
+    ) -> tuple[Mission, Mission, bool]:
         target = _COMMANDS[action]
         mission = await self._book.mission(mission_id)
         if not mission.can_become(target):
@@ -326,12 +352,4 @@ class Executor:
             }[action]
         )
         after = await self._book.transition(mission_id, target, actor, reason=why)
-        if action in {"rtl", "abort"} and airborne:
-            await self._book.alert(
-                AlertSeverity.WARNING,
-                f"drone {mission.drone_id} returning to launch ({actor.name}: {action})",
-                drone_id=mission.drone_id,
-                mission_id=mission.id,
-                actor=actor,
-            )
-        return after
+        return mission, after, airborne

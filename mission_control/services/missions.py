@@ -147,11 +147,18 @@ class MissionBook:
             now = self.clock()
             base = change(before) if change is not None else before
             after = base.transition(state, at=now, by=actor.name, reason=reason)
-            events = await self.store.update_mission(before, after, actor, f"mission.{state.value}")
-            self.announce(events)
+            follow = await self._incident_follows(after, now)
+            # the mission's change and what it means for its incident: one transaction
+            async with self.store.transaction() as tx:
+                await tx.update_mission(before, after, actor, f"mission.{state.value}")
+                if follow is not None:
+                    inc_before, inc_after = follow
+                    await tx.update_incident(
+                        inc_before, inc_after, SYSTEM, f"incident.{inc_after.status.value}"
+                    )
+            self.announce(tx.events)
         for listener in self.listeners:
             listener(after)
-        await self._follow_incident(after)
         return after
 
     async def update(
@@ -200,17 +207,20 @@ class MissionBook:
         if incident.status in {IncidentStatus.DISPATCHING, IncidentStatus.UNSERVICEABLE}:
             await self.set_incident_status(incident.id, IncidentStatus.COVERED, SYSTEM, reason)
 
-    async def _follow_incident(self, mission: Mission) -> None:
-        if mission.state is MissionState.COMPLETED:
-            await self._cover(mission, f"mission {mission.id} completed")
-            return
-        template = _UNCOVERED_BECAUSE.get(mission.state)
-        if template is None:
-            return
+    async def _incident_follows(
+        self, mission: Mission, now: datetime
+    ) -> tuple[Incident, Incident] | None:
+        """The incident change a mission's new state implies: ``(before, after)`` or None."""
         incident = await self.incident(mission.incident_id)
-        if incident.status is not IncidentStatus.DISPATCHING:
-            return  # covered stays covered; closed stays closed
+        if mission.state is MissionState.COMPLETED:
+            if incident.status not in {IncidentStatus.DISPATCHING, IncidentStatus.UNSERVICEABLE}:
+                return None
+            why = f"mission {mission.id} completed"
+            return incident, incident.transition(IncidentStatus.COVERED, at=now, reason=why)
+        template = _UNCOVERED_BECAUSE.get(mission.state)
+        if template is None or incident.status is not IncidentStatus.DISPATCHING:
+            return None  # covered stays covered; closed stays closed
         why = template.format(id=mission.id)
         if mission.reason:
             why += f": {mission.reason}"
-        await self.set_incident_status(incident.id, IncidentStatus.UNSERVICEABLE, SYSTEM, why)
+        return incident, incident.transition(IncidentStatus.UNSERVICEABLE, at=now, reason=why)

@@ -84,7 +84,13 @@ def station_position_item(mission: Mission) -> int:
 
 
 class FlightMonitor:
-    """Follows one mission until it ends."""
+    """Follows one mission until it ends.
+
+    Args:
+        command_lock: held by a pilot's command from sending it to the vehicle until the
+            new state is stored; the monitor takes it to command the vehicle itself, or to
+            record a return mode, so neither acts on a state the other is changing.
+    """
 
     def __init__(
         self,
@@ -92,11 +98,14 @@ class FlightMonitor:
         drones: DroneDirectory,
         zones: ZoneRegistry,
         settings: MonitorSettings,
+        *,
+        command_lock: asyncio.Lock | None = None,
     ) -> None:
         self._book = book
         self._drones = drones
         self._zones = zones
         self.settings = settings
+        self._command_lock = command_lock or asyncio.Lock()
         self._assessor: Assessor | None = None
         self._assessor_key: tuple[int, float] = (-1, 0.0)
         self._velocity = (0.0, 0.0, 0.0)
@@ -190,12 +199,15 @@ class FlightMonitor:
             )
             return
         if modes.flight_mode in _RETURN_MODES and mission.state in {S.IN_FLIGHT, S.PAUSED}:
-            await self._book.transition(
-                mission.id,
-                S.RETURNING,
-                SYSTEM,
-                reason=f"vehicle in {modes.flight_mode.value.replace('_', ' ')}",
-            )
+            # a pilot's RTL or abort being carried out records itself, with the pilot's name
+            async with self._command_lock:
+                await self._book.transition(
+                    mission.id,
+                    S.RETURNING,
+                    SYSTEM,
+                    reason=f"vehicle in {modes.flight_mode.value.replace('_', ' ')}",
+                    expect=lambda m: m.state in {S.IN_FLIGHT, S.PAUSED},
+                )
 
     async def _progress(self, mission: Mission, progress: MissionProgress) -> None:
         # MISSION_CURRENT names the item being flown *to*: the drone is on station once
@@ -254,7 +266,11 @@ class FlightMonitor:
                 mission_id=mission.id,
             )
             link = self._drones.link(mission.drone_id)
-            if link is not None:
+            if link is None:
+                return
+            async with self._command_lock:
+                if (await self._book.mission(mission.id)).state is not S.IN_FLIGHT:
+                    return  # a pilot's command came first: do not undo it
                 with contextlib.suppress(VehicleError):
                     await link.pause()
                     await self._book.transition(
@@ -285,18 +301,24 @@ class FlightMonitor:
         link = self._drones.link(mission.drone_id)
         if link is None:
             return
-        try:
-            await link.return_to_launch()
-        except VehicleError as exc:
-            await self._book.alert(
-                AlertSeverity.CRITICAL,
-                f"drone {mission.drone_id}: return to launch failed: {exc}",
-                drone_id=mission.drone_id,
-                mission_id=mission.id,
+        async with self._command_lock:  # a pilot's resume must not slip in between
+            try:
+                await link.return_to_launch()
+            except VehicleError as exc:
+                await self._book.alert(
+                    AlertSeverity.CRITICAL,
+                    f"drone {mission.drone_id}: return to launch failed: {exc}",
+                    drone_id=mission.drone_id,
+                    mission_id=mission.id,
+                )
+                return
+            await self._book.transition(
+                mission.id,
+                S.RETURNING,
+                SYSTEM,
+                reason=why,
+                expect=lambda m: m.state in {S.IN_FLIGHT, S.PAUSED},
             )
-            return
-        if mission.state in {S.IN_FLIGHT, S.PAUSED}:
-            await self._book.transition(mission.id, S.RETURNING, SYSTEM, reason=why)
 
     async def _link_lost(self, mission: Mission, why: str) -> None:
         await self._book.transition(mission.id, S.LINK_LOST, SYSTEM, reason=why)

@@ -462,3 +462,19 @@ def test_bytewise_encoding_round_trips_any_int32(value: int) -> None:
 def test_bytewise_encoding_leaves_floats_alone(value: float) -> None:
     assert encode_bytewise(value, is_int=False) == value
     assert decode_bytewise(value, is_int=False) == value
+
+
+def test_a_very_fast_drain_still_packs_its_battery_messages() -> None:
+    """SIM_BAT_DRAIN of 10 s draws ~hundreds of amperes: SYS_STATUS / BATTERY_STATUS must
+    saturate their int16 current fields instead of failing to pack (the sim crashed)."""
+    from pymavlink.dialects.v20 import common as mavlink
+
+    from sim.telemetry import battery_status, sys_status
+
+    v = hovering(5.0, SIM_BAT_DRAIN=10.0)
+    assert v.battery.current_a * 100 > 32767
+    mav = mavlink.MAVLink(None)
+    for msg in (sys_status(v), battery_status(v)):
+        packed = msg.pack(mav)
+        decoded = mav.decode(bytearray(packed))
+        assert decoded.current_battery == 32767
