@@ -22,13 +22,62 @@ import httpx
 import uvicorn
 import websockets
 
+from flight_plans.geodesy import GeoPoint, destination
 from mission_control.app import Services, create_app
 from mission_control.config import Settings
+from sim.fleet import Fleet, FleetConfig
 
 ROLES = ("responder", "pilot", "viewer", "admin")
+HOME = (47.397743, 8.545594, 488.0)
+"""Launch point of simulated drone 1 (PX4 SITL's Zurich home): lat_deg, lon_deg, alt_amsl_m."""
+SPEED = 20.0
+"""Simulated seconds per wall second in the service tests."""
+FAST = {"sim_speed": SPEED, "sim_home": HOME, "time_on_station_s": 60.0}
+"""Service settings that make a mission take seconds (60 s on station = 3 s of wall time)."""
 POSTGRES_URL = os.environ.get(
     "MC_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
+
+
+def incident_at(distance_m: float, bearing_deg: float = 45.0, **extra: Any) -> dict[str, Any]:
+    """A ``POST /api/incidents`` body ``distance_m`` from :data:`HOME` on ``bearing_deg``."""
+    p = destination(GeoPoint(HOME[0], HOME[1]), bearing_deg, distance_m)
+    return {
+        "lat_deg": p.lat_deg,
+        "lon_deg": p.lon_deg,
+        "kind": "traffic_collision",
+        "priority": 2,
+        **extra,
+    }
+
+
+def square_zone(
+    center: GeoPoint, half_m: float, ident: str, *, kind: str = "exclusion"
+) -> dict[str, Any]:
+    """A GeoJSON Feature: a square of side ``2 * half_m`` metres around ``center``."""
+    corners = [destination(center, b, half_m * 2**0.5) for b in (45, 135, 225, 315)]
+    ring = [[c.lon_deg, c.lat_deg] for c in (*corners, corners[0])]
+    return {
+        "type": "Feature",
+        "properties": {"identifier": ident, "name": f"zone {ident}", "kind": kind},
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+    }
+
+
+def own_fleet(port: int, **config: Any) -> Fleet:
+    """One simulated drone at :data:`HOME` owned by the test, sending to ``port``."""
+    return Fleet(
+        FleetConfig(
+            vehicles=config.pop("vehicles", 1),
+            gcs_port=port,
+            home_lat_deg=HOME[0],
+            home_lon_deg=HOME[1],
+            home_alt_amsl_m=HOME[2],
+            speed=SPEED,
+            params=(("COM_DISARM_PRFLT", 20.0),),
+            **config,
+        )
+    )
 
 
 def free_tcp_port() -> int:
@@ -139,6 +188,10 @@ async def mission_state(handle: ServiceHandle, mission_id: str) -> str:
         r.raise_for_status()
         state: str = r.json()["state"]
         return state
+
+
+async def state_is(handle: ServiceHandle, mission_id: str, state: str) -> bool:
+    return await mission_state(handle, mission_id) == state
 
 
 async def pending_mission_for(

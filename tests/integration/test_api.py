@@ -25,12 +25,16 @@ import shapely
 import websockets
 from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from service_harness import (
+    FAST,
+    HOME,
     ROLES,
     ServiceHandle,
+    incident_at,
     mission_state,
     pending_mission_for,
     ready_drones,
     running_service,
+    square_zone,
     wait_for,
 )
 from sim_harness import free_udp_port
@@ -49,8 +53,6 @@ ED269 = DATA / "airspace" / "uas_standards-test_eurocae_ed269.json"
 ED318 = DATA / "airspace" / "ED-318-Example_Collection.json"
 QGC_FENCE = DATA / "qgc" / "ce_geofence_home_base.plan"
 
-HOME = (47.397743, 8.545594, 488.0)
-FAST = {"sim_speed": 20.0, "sim_home": HOME, "time_on_station_s": 60.0}
 MAX_BODY = 64_000
 """``max_body_bytes`` of the shared service (the ED-269 fixture, 11 kB, fits)."""
 
@@ -63,27 +65,10 @@ CALLERS: tuple[str | None, ...] = (None, "bogus", "responder", "viewer", "pilot"
 # -- helpers -------------------------------------------------------------------------------
 
 
-def incident_at(distance_m: float, bearing_deg: float = 45.0, **extra: Any) -> dict[str, Any]:
-    p = destination(GeoPoint(HOME[0], HOME[1]), bearing_deg, distance_m)
-    return {
-        "lat_deg": p.lat_deg,
-        "lon_deg": p.lon_deg,
-        "kind": "traffic_collision",
-        "priority": 2,
-        **extra,
-    }
-
-
-def square_zone(distance_m: float, ident: str, *, kind: str = "exclusion") -> dict[str, Any]:
+def zone_north(distance_m: float, ident: str, *, kind: str = "exclusion") -> dict[str, Any]:
     """A GeoJSON Feature: a 100 m square ``distance_m`` north of home."""
     center = destination(GeoPoint(HOME[0], HOME[1]), 0.0, distance_m)
-    corners = [destination(center, b, 50 * 2**0.5) for b in (45, 135, 225, 315)]
-    ring = [[c.lon_deg, c.lat_deg] for c in (*corners, corners[0])]
-    return {
-        "type": "Feature",
-        "properties": {"identifier": ident, "name": f"zone {ident}", "kind": kind},
-        "geometry": {"type": "Polygon", "coordinates": [ring]},
-    }
+    return square_zone(center, 50.0, ident, kind=kind)
 
 
 def strict_json(text: str) -> Any:
@@ -173,7 +158,7 @@ async def shared(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Shar
             r = await c.post(f"/api/missions/{rejected['id']}/reject", json={"reason": "test"})
             assert r.status_code == 200, r.text
         async with svc.client("admin") as c:
-            r = await c.post("/api/zones", content=json.dumps(square_zone(20_000, "DUP-1")))
+            r = await c.post("/api/zones", content=json.dumps(zone_north(20_000, "DUP-1")))
             assert r.status_code == 201, r.text
         yield Shared(svc, first["id"], pending["id"], rejected["id"])
 
@@ -233,14 +218,14 @@ def matrix() -> list[Row]:
         Row("GET", "/api/drones", READERS),
         Row("GET", "/api/drones/{drone_id}", READERS),
         Row("GET", "/api/zones", READERS),
-        Row("POST", "/api/zones", admin, created, content=json.dumps(square_zone(9000, "M-1"))),
+        Row("POST", "/api/zones", admin, created, content=json.dumps(zone_north(9000, "M-1"))),
         Row(
             "POST",
             "/api/zones/import",
             admin,
             created,
             content=json.dumps(
-                {"type": "FeatureCollection", "features": [square_zone(9500, "M-2")]}
+                {"type": "FeatureCollection", "features": [zone_north(9500, "M-2")]}
             ),
         ),
         Row("DELETE", "/api/zones/{zone_id}", admin),
@@ -302,7 +287,7 @@ async def test_every_route_admits_exactly_its_roles(tmp_path: Path) -> None:
             r = await clients["admin"].post("/api/incidents", json=incident_at(400, 180))
             closable = r.json()["id"]
             r = await clients["admin"].post(
-                "/api/zones", content=json.dumps(square_zone(8000, "M-0"))
+                "/api/zones", content=json.dumps(zone_north(8000, "M-0"))
             )
             assert r.status_code == 201, r.text
             await settled(svc)  # the second incident found no drone free: unserviceable
@@ -425,7 +410,7 @@ def report(loc: str | None, says: str, **raw: str | None) -> Bad:
 
 def nan_zone() -> str:
     """A zone whose second vertex has a NaN latitude (``NaN`` in the JSON text)."""
-    zone = square_zone(30_000, "NAN-1")
+    zone = zone_north(30_000, "NAN-1")
     zone["geometry"]["coordinates"][0][1][1] = float("nan")
     return json.dumps(zone)
 
@@ -466,10 +451,10 @@ BAD: dict[str, Bad] = {
     "zone not JSON": Bad("admin", "POST", "/api/zones", "no-fly over the stadium", 422, "body", "not JSON"),
     "zone empty": Bad("admin", "POST", "/api/zones", "  ", 422, "body", "empty"),
     "zone NaN coordinate": Bad("admin", "POST", "/api/zones", nan_zone(), 422, "document", "NaN"),
-    "zone unknown kind": Bad("admin", "POST", "/api/zones", json.dumps(square_zone(30_000, "K-1", kind="keep_out")), 422, "document", "keep_out"),
+    "zone unknown kind": Bad("admin", "POST", "/api/zones", json.dumps(zone_north(30_000, "K-1", kind="keep_out")), 422, "document", "keep_out"),
     "zone not GeoJSON": Bad("admin", "POST", "/api/zones", '{"zones": []}', 422, "document", ""),
-    "zone id taken": Bad("admin", "POST", "/api/zones", json.dumps(square_zone(30_000, "DUP-1")), 422, "id", "'DUP-1' already exists"),
-    "one bad feature of two": Bad("admin", "POST", "/api/zones/import", json.dumps({"type": "FeatureCollection", "features": [square_zone(30_000, "GOOD-1"), square_zone(31_000, "BAD-1", kind="keep_out")]}), 422, "document", "BAD-1"),
+    "zone id taken": Bad("admin", "POST", "/api/zones", json.dumps(zone_north(30_000, "DUP-1")), 422, "id", "'DUP-1' already exists"),
+    "one bad feature of two": Bad("admin", "POST", "/api/zones/import", json.dumps({"type": "FeatureCollection", "features": [zone_north(30_000, "GOOD-1"), zone_north(31_000, "BAD-1", kind="keep_out")]}), 422, "document", "BAD-1"),
     "ED-269 upside-down volume": Bad("admin", "POST", "/api/zones/import", ed269_with("upside_down"), 422, "document", "Lausanne Airport"),
     "ED-269 unknown unit": Bad("admin", "POST", "/api/zones/import", ed269_with("unit"), 422, "document", "cubits"),
     "plan file as GeoJSON": Bad("admin", "POST", "/api/zones/import", QGC_FENCE.read_text(), 422, "document", "", {"format": "geojson"}),
@@ -738,7 +723,7 @@ async def test_the_cli_verifies_the_audit_chain_and_adds_users(tmp_path: Path) -
             assert r.status_code == 200
         async with svc.client("admin") as c:
             assert (
-                await c.post("/api/zones", content=json.dumps(square_zone(900, "A-1")))
+                await c.post("/api/zones", content=json.dumps(zone_north(900, "A-1")))
             ).status_code == 201
             assert (await c.delete("/api/zones/A-1")).status_code == 200
         entries = (await svc.services.store.verify_audit()).entries

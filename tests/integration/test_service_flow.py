@@ -15,38 +15,24 @@ from typing import Any
 
 import pytest
 from service_harness import (
+    FAST,
+    HOME,
     collect_events,
+    incident_at,
     mission_state,
+    own_fleet,
     pending_mission_for,
     ready_drones,
     running_service,
+    square_zone,
+    state_is,
     wait_for,
 )
 from sim_harness import free_udp_port
 
 from flight_plans.geodesy import GeoPoint, destination
-from sim.fleet import Fleet, FleetConfig
 
 pytestmark = pytest.mark.integration
-
-HOME = (47.397743, 8.545594, 488.0)
-SPEED = 20.0  # simulated seconds per wall second
-FAST = {
-    "sim_speed": SPEED,
-    "sim_home": HOME,
-    "time_on_station_s": 60.0,  # 3 s of wall time at SPEED
-}
-
-
-def incident_at(distance_m: float, bearing_deg: float = 45.0, **extra: Any) -> dict[str, Any]:
-    p = destination(GeoPoint(HOME[0], HOME[1]), bearing_deg, distance_m)
-    return {
-        "lat_deg": p.lat_deg,
-        "lon_deg": p.lon_deg,
-        "kind": "traffic_collision",
-        "priority": 2,
-        **extra,
-    }
 
 
 def states_of(events: list[dict[str, Any]], mission_id: str) -> list[str]:
@@ -55,16 +41,6 @@ def states_of(events: list[dict[str, Any]], mission_id: str) -> list[str]:
         for e in events
         if e["kind"].startswith("mission.") and e["subject_id"] == mission_id
     ]
-
-
-def square_zone(center: GeoPoint, half_m: float, ident: str) -> dict[str, Any]:
-    corners = [destination(center, b, half_m * 2**0.5) for b in (45, 135, 225, 315)]
-    ring = [[c.lon_deg, c.lat_deg] for c in corners] + [[corners[0].lon_deg, corners[0].lat_deg]]
-    return {
-        "type": "Feature",
-        "properties": {"identifier": ident, "name": f"no-fly {ident}", "kind": "exclusion"},
-        "geometry": {"type": "Polygon", "coordinates": [ring]},
-    }
 
 
 async def test_incident_to_completed_mission_with_telemetry_and_ordered_events(
@@ -160,7 +136,7 @@ async def test_a_pending_mission_expires_and_the_incident_says_so(tmp_path: Path
         async with svc.client("responder") as c:
             incident = (await c.post("/api/incidents", json=incident_at(200))).json()
         mission = await pending_mission_for(svc, incident["id"])
-        await wait_for(lambda: _state_is(svc, mission["id"], "expired"), 10, "expiry")
+        await wait_for(lambda: state_is(svc, mission["id"], "expired"), 10, "expiry")
         async with svc.client("pilot") as c:
             r = await c.post(f"/api/missions/{mission['id']}/approve")
             assert r.status_code == 409 and r.json()["current_state"] == "expired"
@@ -219,17 +195,7 @@ async def test_a_plan_crossing_a_new_zone_cannot_be_approved(tmp_path: Path) -> 
 async def test_a_zone_added_after_approval_blocks_the_upload(tmp_path: Path) -> None:
     """Invariant 1: the check at upload time uses the zones in force then; nothing flies."""
     port = free_udp_port()
-    async with Fleet(
-        FleetConfig(
-            vehicles=1,
-            gcs_port=port,
-            home_lat_deg=HOME[0],
-            home_lon_deg=HOME[1],
-            home_alt_amsl_m=HOME[2],
-            speed=SPEED,
-            params=(("COM_DISARM_PRFLT", 20.0),),
-        )
-    ) as fleet:
+    async with own_fleet(port) as fleet:
         db = f"sqlite+aiosqlite:///{tmp_path / 'mc.db'}"
         async with running_service(
             database_url=db, vehicle_urls=(f"udpin://127.0.0.1:{port}",), **FAST
@@ -273,17 +239,7 @@ async def test_a_restart_in_mid_flight_recovers_the_mission(tmp_path: Path) -> N
     port = free_udp_port()
     db = f"sqlite+aiosqlite:///{tmp_path / 'mc.db'}"
     settings = {"database_url": db, "vehicle_urls": (f"udpin://127.0.0.1:{port}",), **FAST}
-    async with Fleet(
-        FleetConfig(
-            vehicles=1,
-            gcs_port=port,
-            home_lat_deg=HOME[0],
-            home_lon_deg=HOME[1],
-            home_alt_amsl_m=HOME[2],
-            speed=SPEED,
-            params=(("COM_DISARM_PRFLT", 20.0),),
-        )
-    ) as fleet:
+    async with own_fleet(port) as fleet:
         async with running_service(**settings) as svc:
             tokens = svc.tokens
             await ready_drones(svc, 1)
@@ -292,20 +248,16 @@ async def test_a_restart_in_mid_flight_recovers_the_mission(tmp_path: Path) -> N
             mission = await pending_mission_for(svc, incident["id"])
             async with svc.client("pilot") as c:
                 assert (await c.post(f"/api/missions/{mission['id']}/approve")).status_code == 200
-            await wait_for(lambda: _state_is(svc, mission["id"], "in_flight"), 30, "in flight")
+            await wait_for(lambda: state_is(svc, mission["id"], "in_flight"), 30, "in flight")
         # the service is gone; the drone keeps flying its mission
         assert fleet.vehicle(1).vehicle.armed
         async with running_service(**settings) as svc2:
             svc2.tokens = tokens  # same database: the demo users exist already
             assert mission["id"] in svc2.services.executor.running
-            await wait_for(lambda: _state_is(svc2, mission["id"], "completed"), 150, "completed")
+            await wait_for(lambda: state_is(svc2, mission["id"], "completed"), 150, "completed")
             async with svc2.client("pilot") as c:
                 m = (await c.get(f"/api/missions/{mission['id']}")).json()
                 inc = (await c.get(f"/api/incidents/{incident['id']}")).json()
             assert [h["to_state"] for h in m["history"]][-2:] == ["returning", "completed"]
             assert inc["status"] == "covered"
             assert svc2.services.drones.assigned_to(1) is None
-
-
-async def _state_is(svc: Any, mission_id: str, state: str) -> bool:
-    return await mission_state(svc, mission_id) == state

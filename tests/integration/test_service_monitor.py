@@ -19,11 +19,15 @@ from typing import Any
 
 import pytest
 from service_harness import (
+    HOME,
+    SPEED,
     ServiceHandle,
     mission_state,
     pending_mission_for,
     ready_drones,
     running_service,
+    square_zone,
+    state_is,
     wait_for,
 )
 from shapely.geometry import Point, Polygon
@@ -38,8 +42,6 @@ from sim.vehicle import Vehicle
 
 pytestmark = pytest.mark.integration
 
-HOME = (47.397743, 8.545594, 488.0)
-SPEED = 20.0  # simulated seconds per wall second
 PILOT = "demo-pilot"
 
 
@@ -257,10 +259,6 @@ async def drone_mode(svc: ServiceHandle) -> str | None:
         return mode
 
 
-async def state_is(svc: ServiceHandle, mission_id: str, state: str) -> bool:
-    return await mission_state(svc, mission_id) == state
-
-
 async def settled(v: Vehicle) -> GeoPoint:
     """Where the vehicle stands once it has braked to a hover."""
     await wait_for(lambda: ground_speed_m_s(v) < 0.2, 20, "the drone to stop")
@@ -448,16 +446,6 @@ async def test_a_lost_link_is_flagged_and_its_return_restores_the_vehicles_state
         assert "return_to_launch" in back[1]["reason"], back[1]
         alerts = [(e["payload"]["severity"], e["payload"]["text"]) for e in _alerts(events, mid)]
         assert [sev for sev, _ in alerts] == ["critical", "info", "critical", "info"], alerts
-
-
-def square_zone(center: GeoPoint, half_m: float, ident: str) -> dict[str, Any]:
-    corners = [destination(center, b, half_m * 2**0.5) for b in (45, 135, 225, 315)]
-    ring = [[c.lon_deg, c.lat_deg] for c in corners] + [[corners[0].lon_deg, corners[0].lat_deg]]
-    return {
-        "type": "Feature",
-        "properties": {"identifier": ident, "name": f"no-fly {ident}", "kind": "exclusion"},
-        "geometry": {"type": "Polygon", "coordinates": [ring]},
-    }
 
 
 async def test_a_zone_drawn_across_the_path_holds_the_drone_short_of_it(tmp_path: Path) -> None:
