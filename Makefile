@@ -41,8 +41,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy flight_plans mission_control sim
 
+# PostgreSQL: MC_TEST_POSTGRES_URL, else the local server on 5432, else a private throwaway
+# cluster (.ci/test-postgres installs Debian's postgresql when missing and running as root)
 pytest: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@url=$$(.ci/test-postgres start) || exit 1; \
+	MC_TEST_POSTGRES_URL="$$url" $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	.ci/test-postgres stop; exit $$rc
 
 ## bench: run every benchmark script; each prints lines "bench: NAME VALUE UNIT"
 bench: $(STAMP)

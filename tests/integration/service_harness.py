@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -34,9 +33,6 @@ SPEED = 20.0
 """Simulated seconds per wall second in the service tests."""
 FAST = {"sim_speed": SPEED, "sim_home": HOME, "time_on_station_s": 60.0}
 """Service settings that make a mission take seconds (60 s on station = 3 s of wall time)."""
-POSTGRES_URL = os.environ.get(
-    "MC_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
 
 
 def incident_at(distance_m: float, bearing_deg: float = 45.0, **extra: Any) -> dict[str, Any]:
