@@ -158,7 +158,10 @@ class Executor:
             if mission.state in {S.APPROVED, S.UPLOADING}:
                 mission = await self._upload(mission)
             if mission.state is S.READY:
-                mission = await self._launch(mission)
+                # a pilot's abort waits for the launch to finish, then finds it in flight and
+                # returns it: never an aborted mission with a drone taking off
+                async with command_lock:
+                    mission = await self._launch(mission)
             if mission.state in FLYING_STATES:
                 monitor = FlightMonitor(
                     self._book,
@@ -325,7 +328,7 @@ class Executor:
         mission = await self._book.mission(mission_id)
         if not mission.can_become(target):
             raise IllegalTransition("mission", mission.id, mission.state.value, target.value)
-        airborne = mission.state in FLYING_STATES or mission.state is S.READY
+        airborne = mission.state in FLYING_STATES
         if airborne:
             link = self._drones.link(mission.drone_id)
             if link is None:
@@ -336,8 +339,6 @@ class Executor:
                 "rtl": link.return_to_launch,
                 "abort": link.return_to_launch,
             }[action]
-            if mission.state is S.READY and action == "abort":
-                send = link.disarm
             try:
                 await send()
             except VehicleError as exc:
