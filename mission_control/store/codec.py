@@ -115,24 +115,12 @@ def incident_doc(incident: Incident) -> dict[str, Any]:
 
 def incident_row(incident: Incident) -> dict[str, Any]:
     """The ``incidents`` columns of ``incident`` (without ``version``), ``etag`` included."""
-    i = incident
+    doc = incident_doc(incident)
     return {
-        "id": i.id,
-        "source": i.source,
-        "external_id": i.external_id,
-        "kind": i.kind,
-        "priority": i.priority,
-        "lat_deg": i.lat_deg,
-        "lon_deg": i.lon_deg,
-        "description": i.description,
-        "reported_by": i.reported_by,
-        "status": i.status.value,
-        "status_reason": i.status_reason,
-        "pattern": None if i.pattern is None else i.pattern.value,
-        "radius_m": i.radius_m,
-        "created_at": i.created_at,
-        "updated_at": i.updated_at,
-        "etag": sha256_hex(canonical_json(incident_doc(i), field="incident")),
+        **doc,
+        "created_at": incident.created_at,  # columns hold datetimes, the document ISO text
+        "updated_at": incident.updated_at,
+        "etag": sha256_hex(canonical_json(doc, field="incident")),
     }
 
 
