@@ -1,4 +1,5 @@
-"""Persistence: incidents, missions, events, a hash-chained audit log, users and zones.
+"""Persistence: incidents, missions, events, a hash-chained audit log, users, zones,
+and the leases that say which service instance owns each vehicle link.
 
 SQLAlchemy 2 (async) on SQLite via aiosqlite by default, or PostgreSQL via asyncpg; the
 schema is managed by the Alembic migrations shipped in ``migrations/`` and applied by
@@ -20,6 +21,7 @@ from mission_control.store.errors import (
     StoreUnavailable,
     UnreadableRow,
 )
+from mission_control.store.leases import InstanceRow, LeaseRow
 from mission_control.store.repository import Store, StoreOpening, verify_audit_url
 from mission_control.store.unit import UnitOfWork
 from mission_control.store.users import User
@@ -31,8 +33,10 @@ __all__ = [
     "AuditEntry",
     "AuditReport",
     "DuplicateError",
+    "InstanceRow",
     "InvalidDatabaseURL",
     "InvalidValue",
+    "LeaseRow",
     "NotFound",
     "Role",
     "SchemaError",

@@ -35,6 +35,7 @@ from mission_control.store.errors import (
 )
 
 __all__ = [
+    "LOCK_WAIT_OPTION",
     "MIGRATIONS_DIR",
     "WRITE_OPTION",
     "alembic_config",
@@ -55,6 +56,12 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 WRITE_OPTION = "mission_control_write"
 """Connection execution option marking a writing transaction (SQLite: ``BEGIN IMMEDIATE``)."""
+
+LOCK_WAIT_OPTION = "mission_control_lock_wait_s"
+"""Connection execution option: how long (seconds) the transaction's statements wait for a
+lock held by another transaction (SQLite: the busy timeout, also for ``BEGIN IMMEDIATE``;
+PostgreSQL: ``lock_timeout``, set by the caller with ``SET LOCAL``). Default: SQLite
+:data:`SQLITE_BUSY_TIMEOUT_S`, PostgreSQL no limit."""
 
 MIGRATION_LOCK_KEY = 0x4D43_5354  # "MCST": PostgreSQL advisory lock held while migrating
 
@@ -110,8 +117,16 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(conn: sa.Connection) -> None:
-    write = conn.get_execution_options().get(WRITE_OPTION, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
+    options = conn.get_execution_options()
+    # the busy timeout belongs to the DBAPI connection, which the pool shares between
+    # transactions: set it whenever this transaction wants another one than the last
+    busy_ms = round(1000 * float(options.get(LOCK_WAIT_OPTION, SQLITE_BUSY_TIMEOUT_S)))
+    if conn.info.get(LOCK_WAIT_OPTION) != busy_ms:
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {busy_ms:d}")
+        conn.info[LOCK_WAIT_OPTION] = busy_ms
+    conn.exec_driver_sql(
+        "BEGIN IMMEDIATE" if options.get(WRITE_OPTION, False) else "BEGIN DEFERRED"
+    )
 
 
 def _check_sqlite_path(path: Path, url: str) -> None:

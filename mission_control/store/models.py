@@ -17,13 +17,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from mission_control.domain.mission import TERMINAL_STATES
+
 __all__ = [
+    "ACTIVE_MISSION_SQL",
     "STATE_ROW_ID",
     "UTCDateTime",
     "audit_log",
     "events",
     "idempotency_keys",
     "incidents",
+    "instances",
+    "leases",
     "metadata",
     "missions",
     "store_state",
@@ -33,6 +38,11 @@ __all__ = [
 
 STATE_ROW_ID = 1
 """The id of the single :data:`store_state` row."""
+
+ACTIVE_MISSION_SQL = "state NOT IN ({})".format(
+    ", ".join(f"'{state.value}'" for state in sorted(TERMINAL_STATES))
+)
+"""The condition of a non-terminal mission row (the partial index on ``missions``)."""
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -141,7 +151,15 @@ missions = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("etag", sa.String(64), nullable=False),
+    sa.Index(
+        "uq_missions_drone_id_active",
+        "drone_id",
+        unique=True,
+        sqlite_where=sa.text(ACTIVE_MISSION_SQL),
+        postgresql_where=sa.text(ACTIVE_MISSION_SQL),
+    ),
 )
+"""At most one non-terminal mission per drone (``uq_missions_drone_id_active``)."""
 
 events = sa.Table(
     "events",
@@ -192,3 +210,29 @@ zones = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("created_by", sa.String(128), nullable=False),
 )
+
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("holder", sa.Text, nullable=True),
+    sa.Column("token", sa.BigInteger, nullable=False),
+    sa.Column("drone_id", sa.Integer, nullable=True),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+"""Named leases (``link:<url>``, ``dispatcher``): ``holder`` is the owning instance's id
+(``NULL``: free); ``token`` grows with every change (acquire, renew, take-over, release), so
+``(holder, token)`` never repeats and a take-over is a compare-and-set on it. ``updated_at``
+is informational: expiry is judged by watching ``token`` (see
+:mod:`mission_control.store.leases`), never by comparing clocks of different machines."""
+
+instances = sa.Table(
+    "instances",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("token", sa.BigInteger, nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+"""Presence of service instances: ``token`` is a heartbeat counter; times are
+informational."""

@@ -15,6 +15,12 @@ one-call forms (:meth:`Store.update_mission` ...) that run their own transaction
 are serialised (an in-process lock and, across processes, the ``store_state`` row lock), so
 the audit chain never forks and events become visible in ``seq`` order: a screen that
 replays :meth:`Store.events_since` misses nothing.
+
+Leases (which instance owns each vehicle link; :mod:`mission_control.store.leases`) are
+not audited writes: each lease call is its own short transaction that takes neither lock, so
+a renewal never queues behind a busy audited transaction, and waits at most
+``lease_wait_s`` for a lock held by another lease transaction (SQLite: the database's write
+lock, which every writer shares).
 """
 
 from __future__ import annotations
@@ -35,11 +41,13 @@ from mission_control.domain.incident import Incident, IncidentStatus
 from mission_control.domain.mission import Mission, MissionState
 from mission_control.store import audit, reads
 from mission_control.store import engine as engine_mod
+from mission_control.store import leases as leases_q
 from mission_control.store import users as users_q
 from mission_control.store import zones as zones_q
 from mission_control.store.actors import SYSTEM, Actor, Role
 from mission_control.store.audit import AuditEntry, AuditReport
 from mission_control.store.errors import StoreError
+from mission_control.store.leases import InstanceRow, LeaseRow
 from mission_control.store.reads import EVENTS_PAGE, check_page
 from mission_control.store.unit import UnitOfWork
 from mission_control.store.users import User
@@ -62,11 +70,19 @@ class Store:
     database failures; no SQLAlchemy or driver type escapes.
     """
 
-    def __init__(self, engine: AsyncEngine, url: str, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        url: str,
+        clock: Callable[[], datetime],
+        *,
+        lease_wait_s: float = 1.0,
+    ) -> None:
         """Use :meth:`open`, which migrates the schema first."""
         self._engine = engine
         self._url = url
         self._clock = clock
+        self._lease_wait_s = lease_wait_s
         self._write_lock = asyncio.Lock()
         self._closed = False
 
@@ -78,6 +94,7 @@ class Store:
         migrate: bool = True,
         clock: Callable[[], datetime] = utc_now,
         connect_timeout_s: float = 10.0,
+        lease_wait_s: float = 1.0,
     ) -> StoreOpening:
         """Connect and bring the schema to head: ``await Store.open(url)`` or
         ``async with Store.open(url) as store``.
@@ -90,6 +107,8 @@ class Store:
                 check that the schema is at head (read-only tools such as audit verify).
             clock: aware UTC time of audit entries (tests pass a fixed clock).
             connect_timeout_s: how long to wait for PostgreSQL to accept a connection.
+            lease_wait_s: how long a lease call waits for a lock before it fails (with
+                :class:`StoreError`; the lease keeper retries on its next beat).
 
         Raises:
             InvalidDatabaseURL: the URL is malformed or names another database/driver.
@@ -97,11 +116,16 @@ class Store:
             SchemaError: the schema is at an unknown revision (or not at head with
                 ``migrate=False``), or a migration failed.
         """
-        return StoreOpening(cls._open(url, migrate, clock, connect_timeout_s))
+        return StoreOpening(cls._open(url, migrate, clock, connect_timeout_s, lease_wait_s))
 
     @classmethod
     async def _open(
-        cls, url: str, migrate: bool, clock: Callable[[], datetime], connect_timeout_s: float
+        cls,
+        url: str,
+        migrate: bool,
+        clock: Callable[[], datetime],
+        connect_timeout_s: float,
+        lease_wait_s: float,
     ) -> Store:
         sa_url = engine_mod.normalise_url(url)
         shown = sa_url.render_as_string(hide_password=True)
@@ -115,7 +139,7 @@ class Store:
         except BaseException:
             await engine.dispose()
             raise
-        return cls(engine, shown, clock)
+        return cls(engine, shown, clock, lease_wait_s=lease_wait_s)
 
     @property
     def url(self) -> str:
@@ -192,6 +216,25 @@ class Store:
             finally:
                 with engine_mod.translate_errors(self._url, "write"):
                     await conn.close()
+
+    @contextlib.asynccontextmanager
+    async def _lease_tx(self, what: str) -> AsyncIterator[AsyncConnection]:
+        # A short writing transaction of its own: no asyncio write lock, no store_state row
+        # lock (see the module docstring), and a bounded wait for locks.
+        self._check_open()
+        with engine_mod.translate_errors(self._url, what):
+            async with self._engine.connect() as conn:
+                await conn.execution_options(
+                    **{
+                        engine_mod.WRITE_OPTION: True,
+                        engine_mod.LOCK_WAIT_OPTION: self._lease_wait_s,
+                    }
+                )
+                async with conn.begin():
+                    if conn.dialect.name == "postgresql":
+                        wait_ms = max(1, round(self._lease_wait_s * 1000))
+                        await conn.exec_driver_sql(f"SET LOCAL lock_timeout = {wait_ms:d}")
+                    yield conn
 
     # -- writes, one transaction each (see UnitOfWork for the details) -----------------------
 
@@ -292,6 +335,58 @@ class Store:
         """Delete a zone (bumps the version); False (nothing written) if there is none."""
         async with self.transaction() as tx:
             return await tx.delete_zone(zone_id, actor)
+
+    # -- leases and presence (not audited; see mission_control.store.leases) ------------------
+
+    async def acquire_lease(self, name: str, holder: str) -> int | None:
+        """Take ``name`` for ``holder`` if it is free or not stored yet: its new token, or
+        ``None`` if another instance holds it."""
+        async with self._lease_tx("acquire lease") as conn:
+            return await leases_q.acquire(conn, name, holder, at=self._clock())
+
+    async def renew_lease(self, name: str, holder: str) -> bool:
+        """Bump the token of a lease ``holder`` holds; False if it does not hold it."""
+        async with self._lease_tx("renew lease") as conn:
+            return await leases_q.renew(conn, name, holder, at=self._clock())
+
+    async def take_over_lease(
+        self, name: str, holder: str, *, seen_holder: str | None, seen_token: int
+    ) -> bool:
+        """Compare-and-set: take ``name`` if it still has ``(seen_holder, seen_token)``."""
+        async with self._lease_tx("take over lease") as conn:
+            return await leases_q.take_over(
+                conn, name, holder, seen_holder=seen_holder, seen_token=seen_token, at=self._clock()
+            )
+
+    async def release_lease(self, name: str, holder: str) -> bool:
+        """Free a lease ``holder`` holds (others may take it at once); False if it did not."""
+        async with self._lease_tx("release lease") as conn:
+            return await leases_q.release(conn, name, holder, at=self._clock())
+
+    async def set_lease_drone(self, name: str, holder: str, drone_id: int | None) -> bool:
+        """Record the drone seen on a lease ``holder`` holds; False if it does not hold it."""
+        async with self._lease_tx("set lease drone") as conn:
+            return await leases_q.set_drone(conn, name, holder, drone_id, at=self._clock())
+
+    async def list_leases(self) -> list[LeaseRow]:
+        """Every stored lease, by name."""
+        async with self._reading("list leases") as conn:
+            return await leases_q.list_leases(conn)
+
+    async def heartbeat(self, instance_id: str) -> None:
+        """Announce that ``instance_id`` is alive (bumps its presence token)."""
+        async with self._lease_tx("heartbeat") as conn:
+            await leases_q.heartbeat(conn, instance_id, at=self._clock())
+
+    async def forget_instance(self, instance_id: str, *, token: int | None = None) -> bool:
+        """Delete a presence row (only if its token is ``token``, when given)."""
+        async with self._lease_tx("forget instance") as conn:
+            return await leases_q.forget_instance(conn, instance_id, token=token)
+
+    async def list_instances(self) -> list[InstanceRow]:
+        """Every presence row, by id."""
+        async with self._reading("list instances") as conn:
+            return await leases_q.list_instances(conn)
 
     # -- reads -------------------------------------------------------------------------------
 

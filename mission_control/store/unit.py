@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mission_control.domain.events import Event, EventKind
 from mission_control.domain.incident import Incident
-from mission_control.domain.mission import Mission
+from mission_control.domain.mission import TERMINAL_STATES, Mission
 from mission_control.store import audit
 from mission_control.store import users as users_q
 from mission_control.store import zones as zones_q
@@ -45,6 +45,19 @@ from mission_control.store.errors import (
 from mission_control.store.models import events, idempotency_keys, incidents, missions
 
 __all__ = ["UnitOfWork"]
+
+_TERMINAL = sorted(state.value for state in TERMINAL_STATES)
+
+
+def _drone_busy(drone_id: int, active: str | None) -> DuplicateError:
+    # DuplicateError's own message ("drone_id '3' already exists") would not say why
+    error = DuplicateError("drone_id", str(drone_id))
+    other = "mission" if active is None else f"mission {active!r}"
+    error.args = (
+        f"drone_id {drone_id}: the drone already has an active {other} (one active mission"
+        " per drone: it must complete, or be aborted or rejected, first)",
+    )
+    return error
 
 
 class UnitOfWork:
@@ -249,7 +262,9 @@ class UnitOfWork:
 
         Raises:
             NotFound: its incident is not stored.
-            DuplicateError: a mission with this id exists (field ``id``).
+            DuplicateError: a mission with this id exists (field ``id``); or the mission is
+                not terminal and its drone already has a non-terminal mission (field
+                ``drone_id``: one active mission per drone).
             InvalidValue: the plan or the airspace report cannot be stored.
         """
         conn = self._live()
@@ -259,7 +274,22 @@ class UnitOfWork:
         taken = await conn.scalar(sa.select(sa.func.count()).where(missions.c.id == mission.id))
         if taken:
             raise DuplicateError("id", mission.id)
-        await conn.execute(sa.insert(missions).values(**row, version=1))
+        active = not mission.terminal
+        if active and (busy := await self._active_mission_of(mission.drone_id)) is not None:
+            raise _drone_busy(mission.drone_id, busy)
+        try:
+            # a savepoint keeps the transaction usable (PostgreSQL) if the index refuses it
+            async with conn.begin_nested():
+                await conn.execute(sa.insert(missions).values(**row, version=1))
+        except IntegrityError:
+            # the state lock makes the check above final; the partial unique index
+            # (uq_missions_drone_id_active) is the database's own guard behind it
+            if await self._mission_exists(mission.id):
+                raise DuplicateError("id", mission.id) from None
+            busy = await self._active_mission_of(mission.drone_id) if active else None
+            if busy is not None:
+                raise _drone_busy(mission.drone_id, busy) from None
+            raise
         await self._audit(actor, "mission.create", "mission", mission.id, None, doc)
         body = mission_summary(mission) if payload is None else payload
         return [
@@ -267,6 +297,19 @@ class UnitOfWork:
                 Event(EventKind.MISSION_CREATED, mission.id, mission.created_at, body)
             )
         ]
+
+    async def _active_mission_of(self, drone_id: int) -> str | None:
+        query = (
+            sa.select(missions.c.id)
+            .where(missions.c.drone_id == drone_id, missions.c.state.not_in(_TERMINAL))
+            .limit(1)
+        )
+        found = await self._live().scalar(query)
+        return None if found is None else str(found)
+
+    async def _mission_exists(self, mission_id: str) -> bool:
+        query = sa.select(sa.func.count()).where(missions.c.id == mission_id)
+        return bool(await self._live().scalar(query))
 
     async def update_mission(
         self,

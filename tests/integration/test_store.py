@@ -215,12 +215,12 @@ def step(m: Mission, state: MissionState, by: str = "pat", seconds: int = 10) ->
 async def test_migrations_build_the_schema_and_reopening_changes_nothing(db_url: str) -> None:
     async with Store.open(db_url) as s:
         await s.add_incident(incident(), ANN)
-    assert await raw(db_url, "SELECT version_num FROM alembic_version") == [("0001",)]
+    assert await raw(db_url, "SELECT version_num FROM alembic_version") == [("0002",)]
     if db_url.startswith("sqlite"):
         assert await raw(db_url, "PRAGMA journal_mode") == [("wal",)]
     async with Store.open(db_url) as s:  # at head already: a no-op, data kept
         assert await s.get_incident("inc-1") == incident()
-    assert await raw(db_url, "SELECT version_num FROM alembic_version") == [("0001",)]
+    assert await raw(db_url, "SELECT version_num FROM alembic_version") == [("0002",)]
 
 
 async def test_the_migrated_schema_matches_the_models(store: Store, db_url: str) -> None:
@@ -499,7 +499,7 @@ async def test_data_survives_a_restart_and_only_active_missions_are_recovered(db
         assert await s.active_missions() == [flying, m2]
         assert await s.get_mission("m-3") is not None
         assert [m.id for m in await s.list_missions(state={MissionState.REJECTED})] == ["m-3"]
-        new = await s.add_mission(mission(4), ANN)
+        new = await s.add_mission(mission(4, drone_id=6), ANN)  # drone 3 is flying m-1
         assert new[0].seq > last and (await s.verify_audit()).ok
 
 
@@ -508,6 +508,10 @@ async def test_list_filters_and_pages(store: Store) -> None:
         await store.add_incident(incident(n, reported_by="ann" if n % 2 else "bob"), ANN)
     for n, drone in ((1, 3), (2, 4), (3, 3)):
         await store.add_mission(mission(n, drone_id=drone), ANN)
+        if n == 1:  # one active mission per drone: m-1 ends before m-3 takes drone 3
+            await store.update_mission(
+                mission(1), step(mission(1), MissionState.REJECTED), PAT, "mission.reject"
+            )
     assert [i.id for i in await store.list_incidents()] == ["inc-4", "inc-3", "inc-2", "inc-1"]
     assert [i.id for i in await store.list_incidents(reported_by="bob")] == ["inc-4", "inc-2"]
     assert [i.id for i in await store.list_incidents(limit=2, offset=1)] == ["inc-3", "inc-2"]
