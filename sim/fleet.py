@@ -5,6 +5,13 @@ like PX4 SITL instance k-1: by default it sends to ``127.0.0.1:14539+k`` (14540 
 first) and answers whoever talks to it. One asyncio task steps every vehicle's flight model
 at ``tick_hz`` and sends what is due; datagrams are handled as they arrive, in the
 protocol callbacks. No threads, no blocking receive.
+
+Listen mode (``listen_port``): the n-th vehicle binds the fixed port ``listen_port + n - 1``
+and has no default ground station: like a PX4 instance told to answer its partner, it sends
+(telemetry streams as well as replies) only to the addresses that talked to it within
+``peer_timeout_s``, so any ground station can dial it (MAVSDK ``udpout://HOST:PORT``),
+one that goes silent stops receiving, and the next one to talk gets everything.
+``gcs_port`` / ``gcs_urls`` still add an explicit ground station in that mode.
 """
 
 from __future__ import annotations
@@ -67,9 +74,16 @@ class FleetConfig:
         home_lat_deg, home_lon_deg, home_alt_amsl_m: where vehicle 1 stands.
         spacing_m: distance between neighbours on the launch grid (rows of ⌈√N⌉).
         gcs_host: host the default ground-station ports are on.
-        gcs_port: send every vehicle's telemetry to this one port (None: 14539+k each).
+        gcs_port: send every vehicle's telemetry to this one port (None: 14539+k each, or
+            no ground station at all in listen mode).
         gcs_urls: explicit ``udp://host:port`` targets: one for all, or one per vehicle.
-        bind_host: local address each vehicle's socket binds (ephemeral port).
+        bind_host: local address each vehicle's socket binds.
+        listen_port: None: each vehicle binds an ephemeral port. Else listen mode: the n-th
+            vehicle (n = 1..N, in system id order) binds ``listen_port + n - 1`` and, unless
+            ``gcs_port`` or ``gcs_urls`` name one, has no default ground station: it sends
+            only to addresses that talked to it (see the module docstring).
+        peer_timeout_s: an address that talked to a vehicle keeps receiving its telemetry
+            this long after its last datagram (a ground station sends a heartbeat a second).
         speed: simulated seconds per wall second (1 = real time).
         tick_hz: how often the flight models step and streams are checked.
         rates: PX4's stream-rate set (``normal`` = its GCS link, ``onboard`` = its API link).
@@ -94,6 +108,8 @@ class FleetConfig:
     gcs_port: int | None = None
     gcs_urls: tuple[str, ...] = ()
     bind_host: str = "127.0.0.1"
+    listen_port: int | None = None
+    peer_timeout_s: float = 30.0
     speed: float = 1.0
     tick_hz: float = 50.0
     rates: RateProfile = "normal"
@@ -133,6 +149,17 @@ class FleetConfig:
             )
         for url in self.gcs_urls:
             parse_udp_url(url)
+        if self.listen_port is not None and not (
+            isinstance(self.listen_port, int) and 1 <= self.listen_port <= 65536 - self.vehicles
+        ):
+            raise SimConfigError(
+                "listen_port",
+                self.listen_port,
+                f"{self.vehicles} vehicle(s) listen on listen_port..listen_port+"
+                f"{self.vehicles - 1}: must be 1..{65536 - self.vehicles}",
+            )
+        if not (math.isfinite(self.peer_timeout_s) and 0.5 <= self.peer_timeout_s <= 3600):
+            raise SimConfigError("peer_timeout_s", self.peer_timeout_s, "must be 0.5..3600 s")
         if self.rates not in PROFILES:
             raise SimConfigError("rates", self.rates, f"must be one of {sorted(PROFILES)}")
         if self.camera not in ("none", "inproc", "rtp"):
@@ -150,14 +177,24 @@ class FleetConfig:
     def video_port(self, system_id: int) -> int:
         return self.first_video_port + VIDEO_PORT_STEP * (system_id - self.first_system_id)
 
-    def gcs_for(self, system_id: int) -> Address:
+    def gcs_for(self, system_id: int) -> Address | None:
+        """Where vehicle ``system_id`` sends before anyone talked to it (None: nowhere,
+        the default in listen mode)."""
         if self.gcs_urls:
             i = system_id - self.first_system_id
             url = self.gcs_urls[0] if len(self.gcs_urls) == 1 else self.gcs_urls[i]
             return parse_udp_url(url)
         if self.gcs_port is not None:
             return self.gcs_host, self.gcs_port
+        if self.listen_port is not None:
+            return None
         return self.gcs_host, FIRST_GCS_PORT + system_id - 1
+
+    def bind_address(self, system_id: int) -> Address:
+        """The local address vehicle ``system_id`` binds (port 0: an ephemeral one)."""
+        if self.listen_port is None:
+            return self.bind_host, 0
+        return self.bind_host, self.listen_port + system_id - self.first_system_id
 
     def launch_point(self, system_id: int) -> GeoPoint:
         """Vehicle k's launch point: a grid east and north of home, ``spacing_m`` apart."""
@@ -240,7 +277,7 @@ class SimVehicle:
     vehicle: Vehicle
     link: VehicleLink
     local_address: Address
-    gcs_address: Address
+    gcs_address: Address | None
     frames: FrameSource | None = None
     video_uri: str | None = None
     sdp_path: str | None = None
@@ -253,6 +290,15 @@ class SimVehicle:
     def mavlink_url(self) -> str:
         host, port = self.local_address
         return f"udp://{host}:{port}"
+
+    @property
+    def dial_url(self) -> str:
+        """The MAVSDK URL a ground station on this machine reaches the vehicle with
+        (``udpout://``; a wildcard bind is dialled on loopback)."""
+        host, port = self.local_address
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        return f"udpout://{host}:{port}"
 
 
 class Fleet:
@@ -343,15 +389,24 @@ class Fleet:
                 spec = frames.spec if frames is not None else None
                 assert spec is not None
                 video = VideoInfo(streamer.uri, spec.width_px, spec.height_px, spec.fps)
-            link = VehicleLink(vehicle, gcs=(gcs,), rates=cfg.rates, video=video, now_s=loop.time())
+            link = VehicleLink(
+                vehicle,
+                gcs=() if gcs is None else (gcs,),
+                rates=cfg.rates,
+                peer_timeout_s=cfg.peer_timeout_s,
+                video=video,
+                now_s=loop.time(),
+            )
             endpoint = _Endpoint(link, loop)
+            bind_host, bind_port = cfg.bind_address(k)
             try:
                 transport, _ = await loop.create_datagram_endpoint(
-                    _factory(endpoint), local_addr=(cfg.bind_host, 0)
+                    _factory(endpoint), local_addr=(bind_host, bind_port)
                 )
             except OSError as exc:
+                where = f"{bind_host}:{bind_port}" if bind_port else bind_host
                 raise SimError(
-                    f"vehicle {k}: cannot open a UDP socket on {cfg.bind_host}: {exc.strerror}"
+                    f"vehicle {k}: cannot open a UDP socket on {where}: {exc.strerror}"
                 ) from None
             self._endpoints.append(endpoint)
             host, port = transport.get_extra_info("sockname")[:2]

@@ -1,7 +1,9 @@
 """``mission-control sim``: run a simulated PX4-like fleet until Ctrl-C.
 
 Prints one line per vehicle (system id, its MAVLink endpoint and where it sends, video
-endpoint) so a ground station, MAVSDK or the service can be pointed at it.
+endpoint) so a ground station, MAVSDK or the service can be pointed at it. With
+``--listen-port`` the vehicles sit on fixed ports and answer whichever ground station dials
+them (MAVSDK ``udpout://HOST:PORT``), e.g. the service instance that owns the vehicle now.
 """
 
 from __future__ import annotations
@@ -70,7 +72,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description=(
             "Run N simulated multicopters, each its own MAVLink 2 system (ids 1..N) on UDP, "
             "like PX4 SITL instances: vehicle k sends to 127.0.0.1:14539+k unless told "
-            "otherwise, and answers whoever talks to it. Runs until Ctrl-C."
+            "otherwise, and answers whoever talks to it. With --listen-port P, vehicle k "
+            "listens on the fixed port P+k-1 and sends only to ground stations that talk to "
+            "it (dial it with MAVSDK udpout://HOST:PORT). Runs until Ctrl-C."
         ),
     )
     p.add_argument("--vehicles", type=int, default=1, metavar="N", help="fleet size (1..250)")
@@ -93,6 +97,30 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default=(),
         metavar="URL",
         help="udp://HOST:PORT targets: one for all vehicles, or one per vehicle",
+    )
+    p.add_argument(
+        "--bind",
+        metavar="HOST",
+        default="127.0.0.1",
+        help="address the vehicles' sockets bind (0.0.0.0 to be reachable from other hosts)",
+    )
+    p.add_argument(
+        "--listen-port",
+        type=_port,
+        default=None,
+        metavar="PORT",
+        help=(
+            "vehicle k listens on the fixed UDP port PORT+k-1 and streams only to ground "
+            "stations that talked to it within --peer-timeout-s (no default 14539+k target; "
+            "--gcs-port/--gcs still add one); a ground station dials udpout://HOST:PORT"
+        ),
+    )
+    p.add_argument(
+        "--peer-timeout-s",
+        type=number,
+        default=30.0,
+        metavar="S",
+        help="a ground station that went silent stops receiving after S seconds (default 30)",
     )
     p.add_argument("--speed", type=number, default=1.0, metavar="X", help="simulated time factor")
     p.add_argument(
@@ -155,6 +183,9 @@ def config_from_args(args: argparse.Namespace) -> FleetConfig:
         spacing_m=args.spacing_m,
         gcs_port=args.gcs_port,
         gcs_urls=tuple(args.gcs),
+        listen_port=args.listen_port,
+        bind_host=args.bind,
+        peer_timeout_s=args.peer_timeout_s,
         speed=args.speed,
         camera=args.camera,
         first_video_port=args.video_port,
@@ -176,14 +207,18 @@ def describe(fleet: Fleet, out: TextIO) -> None:
         file=out,
     )
     for v in fleet.vehicles:
-        host, port = v.gcs_address
+        if v.gcs_address is None:
+            sends = f"peers that talk to it (dial {v.dial_url})"
+        else:
+            host, port = v.gcs_address
+            sends = f"udp://{host}:{port}"
         video = v.video_uri or "-"
         if v.sdp_path is not None:
             video = f"{video} (sdp {v.sdp_path})"
         elif cfg.camera == "inproc":
             video = "in-process frames"
         print(
-            f"sys {v.system_id:3d}  mavlink {v.mavlink_url} → udp://{host}:{port}  video {video}",
+            f"sys {v.system_id:3d}  mavlink {v.mavlink_url} → {sends}  video {video}",
             file=out,
         )
     out.flush()

@@ -403,12 +403,21 @@ class VehicleLink:
         through the Info plugin, which may take a few seconds to arrive."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.identity_timeout_s
+        # through the call runner: close() then waits for a call in flight before it
+        # destroys the plugins (destroying Info under get_version aborted the process)
+        run = self._calls.run
+        step_s = self.settings.identity_timeout_s + 1.0
         while True:
-            autopilot = convert.autopilot_name(await self._system.autopilot_type())
-            vehicle = convert.vehicle_type_name(await self._system.vehicle_type())
+            autopilot = convert.autopilot_name(
+                await run("identify", self._system.autopilot_type, timeout_s=step_s)
+            )
+            vehicle = convert.vehicle_type_name(
+                await run("identify", self._system.vehicle_type, timeout_s=step_s)
+            )
             firmware = None
-            with contextlib.suppress(MavsdkError):  # not received yet: ask again below
-                firmware = convert.firmware_version(await self._info.get_version())
+            with contextlib.suppress(MavsdkError, CommandTimeout):  # not yet: ask again below
+                version = await run("identify", self._info.get_version, timeout_s=step_s)
+                firmware = convert.firmware_version(version)
             self._identity = VehicleIdentity(self.system_id, autopilot, vehicle, firmware)
             left = deadline - loop.time()
             if (firmware is not None and autopilot != "unknown") or left <= 0:

@@ -1040,7 +1040,8 @@ class LossyGcs:
         return [self._last]
 
     def on_message(self, msg: MAVLinkMessage, now_s: float) -> list[MAVLinkMessage]:
-        if self.result is not None or msg.mission_type != self.t:
+        # the vehicle also says things (STATUSTEXT) that are not part of the transfer
+        if self.result is not None or getattr(msg, "mission_type", None) != self.t:
             return []
         if msg.get_type() == "MISSION_ACK":
             self.result = msg.type
