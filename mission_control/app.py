@@ -29,16 +29,21 @@ from mission_control.api import zones as zones_api
 from mission_control.api.errors import BodyLimit, install_error_handlers
 from mission_control.api.telemetry_hub import TelemetryHub
 from mission_control.bus import EventBus
+from mission_control.bus.messages import Topics
+from mission_control.bus.mqtt import MqttSettings
 from mission_control.config import Settings
 from mission_control.domain.dispatch import DispatchPolicy
 from mission_control.domain.incident import Incident
 from mission_control.domain.mission import Mission, MissionState
 from mission_control.services.approvals import Approvals
+from mission_control.services.bridge import MqttBridge
+from mission_control.services.cluster import Cluster
 from mission_control.services.dispatcher import Dispatcher
 from mission_control.services.drones import DroneDirectory
 from mission_control.services.executor import Executor, ExecutorSettings
 from mission_control.services.missions import SYSTEM, MissionBook
 from mission_control.services.monitor import MonitorSettings
+from mission_control.services.remote import RemoteFleet
 from mission_control.services.zones import ZoneRegistry
 from mission_control.store import Actor, Role, Store
 from mission_control.vehicles.fleet import VehicleFleet
@@ -74,6 +79,8 @@ class Services:
     dispatcher: Dispatcher
     telemetry: TelemetryHub
     sim: Fleet | None
+    bridge: MqttBridge | None = None
+    cluster: Cluster | None = None
     clock: Callable[[], datetime] = utc_now
     started_s: float = field(default_factory=time.monotonic)
     demo_tokens: dict[str, str] = field(default_factory=dict)
@@ -87,7 +94,7 @@ class Services:
         )
         self.book.announce(events)
         if created:
-            self.dispatcher.submit(stored.id)
+            self.dispatcher.submit(stored.id, open_only=True)
         return stored, created
 
 
@@ -141,9 +148,13 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             bus: EventBus[object] = EventBus()
             await stack.enter_async_context(bus)
             sim: Fleet | None = None
+            leased: tuple[str, ...] = ()
             if settings.simulated:
                 port = settings.sim_gcs_port or _free_udp_port()
                 urls: tuple[str, ...] = (f"udpin://127.0.0.1:{port}",)
+            elif settings.clustered and settings.vehicle_urls:
+                leased = settings.vehicle_urls  # opened by the instance holding its lease
+                urls = leased
             else:  # no simulated fleet: listen where PX4 sends its API link by default
                 urls = settings.vehicle_urls or ("udpin://0.0.0.0:14540",)
             fleet = await stack.enter_async_context(
@@ -156,6 +167,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
                         ),
                     ),
                     bus,
+                    connection_urls=() if leased else None,
                 )
             )
             if settings.simulated:
@@ -164,7 +176,15 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             await zones.load()
             if settings.zone_files:
                 await zones.import_files(settings.zone_files, SYSTEM)
-            drones = DroneDirectory(fleet, capacity_wh=settings.battery_capacity_wh)
+            remote = (
+                RemoteFleet(bus, stale_after_s=settings.lease_ttl_s) if settings.clustered else None
+            )
+            drones = DroneDirectory(
+                fleet,
+                capacity_wh=settings.battery_capacity_wh,
+                remote=remote,
+                instance=settings.instance,
+            )
             book = MissionBook(store, bus, clock)
             book.listeners.append(
                 lambda m: drones.release(m.drone_id, m.id) if m.terminal else None
@@ -205,6 +225,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
                 clock=clock,
                 demo_tokens=tokens,
             )
+            if settings.mqtt_url is not None:
+                await _join(services, stack, remote, leased)
             await _recover(services, await store.active_missions())
             app.state.services = services
             _print_tokens(tokens)
@@ -221,6 +243,68 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
+
+
+def mqtt_settings(settings: Settings) -> MqttSettings:
+    """The MQTT client's settings (``MC_MQTT_*``); the client id is ``mc-{site}-{instance}``."""
+    assert settings.mqtt_url is not None
+    return MqttSettings(
+        url=settings.mqtt_url,
+        client_id=f"mc-{settings.site}-{settings.instance}",
+        username=settings.mqtt_username,
+        password=settings.mqtt_password,
+        protocol=settings.mqtt_protocol,
+        session_expiry_s=settings.mqtt_session_expiry_s,
+        tls_ca_file=settings.mqtt_tls_ca_file,
+        tls_insecure=settings.mqtt_tls_insecure,
+        max_inflight=settings.mqtt_max_inflight,
+    )
+
+
+async def _join(
+    services: Services,
+    stack: contextlib.AsyncExitStack,
+    remote: RemoteFleet | None,
+    leased: tuple[str, ...],
+) -> None:
+    """Start the MQTT bridge and join the cluster (leases, leading dispatcher)."""
+    settings = services.settings
+    assert remote is not None
+    cluster: Cluster | None = None
+
+    async def report(incident: Incident, actor: Actor) -> tuple[Incident, bool]:
+        return await services.report_incident(incident, actor, None)
+
+    bridge = MqttBridge(
+        mqtt_settings(settings),
+        Topics(settings.site),
+        instance=settings.instance,
+        bus=services.bus,
+        drones=services.drones,
+        remote=remote,
+        report=report,
+        clock=services.clock,
+        telemetry_hz=settings.mqtt_telemetry_hz,
+        state_period_s=settings.mqtt_state_period_s,
+        rejections=lambda: cluster is None or cluster.leading,
+    )
+    services.bridge = await stack.enter_async_context(bridge)
+    cluster = Cluster(
+        instance=settings.instance,
+        store=services.store,
+        bridge=bridge,
+        fleet=services.fleet,
+        drones=services.drones,
+        remote=remote,
+        book=services.book,
+        executor=services.executor,
+        dispatcher=services.dispatcher,
+        approvals=services.approvals,
+        vehicle_urls=leased,
+        lease_ttl_s=settings.lease_ttl_s,
+        command_timeout_s=settings.command_timeout_s,
+    )
+    services.cluster = await stack.enter_async_context(cluster)
 
 
 async def _recover(services: Services, missions: list[Mission]) -> None:

@@ -8,7 +8,9 @@ its flags before handing it to :func:`mission_control.app.create_app`.
 from __future__ import annotations
 
 import math
-from typing import Any
+import os
+import socket
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -58,6 +60,42 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(2_000_000, gt=0, description="largest accepted request body")
     demo_users: bool = Field(True, description="create one user per role when none exist")
 
+    mqtt_url: str | None = Field(
+        None,
+        description="MQTT broker: mqtt://[user:pass@]host[:port] (mqtts:// TLS); unset: none",
+    )
+    mqtt_username: str | None = Field(None, description="MQTT user name (overrides the URL's)")
+    mqtt_password: str | None = Field(None, description="MQTT password (overrides the URL's)")
+    mqtt_protocol: Literal["auto", "5", "3.1.1"] = Field(
+        "auto", description="MQTT version: auto = 5, falling back to 3.1.1"
+    )
+    mqtt_tls_ca_file: str | None = Field(None, description="CA bundle for mqtts:// brokers")
+    mqtt_tls_insecure: bool = Field(False, description="skip the broker's host-name check")
+    mqtt_session_expiry_s: int = Field(
+        86_400, ge=0, description="how long the broker keeps our session (and queued incidents)"
+    )
+    mqtt_telemetry_hz: float = Field(
+        10.0, gt=0, le=50, description="MQTT telemetry messages per drone per second, at most"
+    )
+    mqtt_state_period_s: float = Field(
+        5.0, gt=0, le=60, description="re-publish a drone's retained state at least this often"
+    )
+    mqtt_max_inflight: int = Field(20, ge=1, le=1000, description="QoS 1 publishes in flight")
+    site: str = Field(
+        "local", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="the {site} level of MQTT topics"
+    )
+    instance_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="this instance's stable name (MQTT client id, leases); default host-port",
+    )
+    lease_ttl_s: float = Field(
+        8.0, ge=1, le=300, description="a silent instance's vehicle links are taken over after"
+    )
+    command_timeout_s: float = Field(
+        15.0, gt=0, le=120, description="wait this long for another instance to run a command"
+    )
+
     @field_validator("sim_home")
     @classmethod
     def _finite_home(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
@@ -72,6 +110,20 @@ class Settings(BaseSettings):
     def simulated(self) -> bool:
         """True when the built-in simulated fleet flies (no vehicle URLs given)."""
         return not self.vehicle_urls and self.sim_vehicles > 0
+
+    @property
+    def clustered(self) -> bool:
+        """True when instances share work over MQTT: vehicle links are leased, one
+        instance dispatches (needs a shared database, i.e. PostgreSQL, to scale out)."""
+        return self.mqtt_url is not None
+
+    @property
+    def instance(self) -> str:
+        """This instance's name: ``instance_id``, else ``HOST-PORT`` (``HOST-pPID`` on port 0)."""
+        if self.instance_id:
+            return self.instance_id
+        host = "".join(c if c.isalnum() or c in "_.-" else "-" for c in socket.gethostname())
+        return f"{host[:40] or 'host'}-{self.port or f'p{os.getpid()}'}"
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -48,4 +48,14 @@ async def health(request: Request) -> dict[str, Any]:
         "missions_active": len(services.executor.running),
         "simulated_fleet": services.sim is not None,
         "uptime_s": round(time.monotonic() - services.started_s, 1),
+        "instance": services.settings.instance,
+        "mqtt": (
+            "disabled"
+            if services.bridge is None
+            else "connected"
+            if services.bridge.client.connected
+            else "disconnected"
+        ),
+        "dispatching": services.cluster is None or services.cluster.leading,
+        "links_held": sorted(d for d in services.drones.ids() if services.drones.is_local(d)),
     }

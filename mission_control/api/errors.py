@@ -21,6 +21,7 @@ from mission_control.domain.dispatch import DispatchError
 from mission_control.domain.errors import IllegalTransition, InvalidField
 from mission_control.services.errors import (
     AirspaceRefused,
+    ForwardedError,
     NoPlanError,
     NotFoundError,
     ServiceError,
@@ -103,6 +104,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(VehicleCommandFailed)
     async def _vehicle(request: Request, exc: VehicleCommandFailed) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=502)
+
+    @app.exception_handler(ForwardedError)
+    async def _forwarded(request: Request, exc: ForwardedError) -> JSONResponse:
+        return JSONResponse(exc.body, status_code=exc.status)
 
     @app.exception_handler(StoreError)
     async def _store(request: Request, exc: StoreError) -> JSONResponse:

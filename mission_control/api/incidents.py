@@ -112,7 +112,7 @@ async def redispatch(
         from mission_control.domain.errors import IllegalTransition
 
         raise IllegalTransition("incident", incident.id, incident.status.value, "dispatching")
-    services.dispatcher.submit(incident.id)
+    await services.dispatcher.redispatch(incident.id)
     return incident_json(incident)
 
 

@@ -167,6 +167,9 @@ class DroneOut(BaseModel):
     """A drone as the fleet reports it."""
 
     drone_id: int = Field(description="MAVLink system id")
+    instance: str | None = Field(
+        None, description="the service instance that holds the drone's link (clustered)"
+    )
     link: str = Field(description="connected, degraded or lost")
     heartbeat_age_s: float = Field(description="seconds since the last heartbeat")
     autopilot: str
@@ -203,3 +206,9 @@ class HealthOut(BaseModel):
     missions_active: int
     simulated_fleet: bool
     uptime_s: float = Field(description="seconds since start-up")
+    instance: str = Field(description="this instance's name (MQTT client id, leases)")
+    mqtt: Literal["disabled", "connected", "disconnected"] = Field(
+        description="the MQTT bridge's broker connection"
+    )
+    dispatching: bool = Field(description="this instance dispatches (clustered: the leader)")
+    links_held: list[int] = Field(description="drones whose vehicle link this instance holds")

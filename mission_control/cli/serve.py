@@ -51,6 +51,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--zones", action="append", metavar="FILE", help="zone file to put in force (repeatable)"
     )
+    p.add_argument(
+        "--mqtt",
+        metavar="URL",
+        help="MQTT broker, e.g. mqtt://127.0.0.1:1883: bridge and cluster (MC_MQTT_URL)",
+    )
+    p.add_argument("--site", help="the {site} level of MQTT topics (default local; MC_SITE)")
+    p.add_argument(
+        "--instance-id", metavar="NAME", help="this instance's stable name (MC_INSTANCE_ID)"
+    )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=run)
 
@@ -65,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
             sim_speed=args.sim_speed,
             vehicle_urls=tuple(args.vehicle) if args.vehicle else None,
             zone_files=tuple(args.zones) if args.zones else None,
+            mqtt_url=args.mqtt,
+            site=args.site,
+            instance_id=args.instance_id,
         )
     except ValidationError as exc:
         first = exc.errors()[0]

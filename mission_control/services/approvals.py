@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from mission_control.airspace.check import Rules, check
 from mission_control.domain.errors import IllegalTransition
@@ -53,6 +54,8 @@ class Approvals:
         self._rules = rules
         self._period_s = expiry_period_s
         self._task: asyncio.Task[None] | None = None
+        self.leading: Callable[[], bool] = lambda: True
+        """Clustered: only the instance holding the dispatcher lease expires missions."""
 
     async def __aenter__(self) -> Approvals:
         self._task = asyncio.create_task(self._expire_loop(), name="approvals-expiry")
@@ -139,6 +142,8 @@ class Approvals:
     async def _expire_loop(self) -> None:
         while True:
             await asyncio.sleep(self._period_s)
+            if not self.leading():
+                continue
             try:
                 await self.expire_due()
             except asyncio.CancelledError:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from mission_control.domain.dispatch import DispatchPolicy, Proposal, dispatch, plan_for
@@ -62,9 +63,16 @@ class Dispatcher:
         self._zones = zones
         self.policy = policy
         self._ttl = timedelta(seconds=pending_ttl_s)
-        self._queue: asyncio.Queue[str] = asyncio.Queue(queue_size)
+        self._queue: asyncio.Queue[tuple[str, bool]] = asyncio.Queue(queue_size)
+        self._queued: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self.clustered = False
+        """Several instances: only the one holding the dispatcher lease (:attr:`leading`)
+        dispatches, and drone assignments are re-read from the store before each plan."""
+        self.leading: Callable[[], bool] = lambda: True
+        self.forward: Callable[[str], Awaitable[None]] | None = None
+        """Clustered: hands a pilot's re-dispatch to the leading instance."""
 
     async def __aenter__(self) -> Dispatcher:
         self._task = asyncio.create_task(self._worker(), name="dispatcher")
@@ -77,22 +85,53 @@ class Dispatcher:
                 await self._task
             self._task = None
 
-    def submit(self, incident_id: str) -> None:
-        """Queue an incident for dispatch.
+    def submit(self, incident_id: str, *, open_only: bool = False) -> None:
+        """Queue an incident for dispatch (once: a queued incident is not queued again).
+
+        Args:
+            open_only: dispatch only if it is still ``open`` when its turn comes (new
+                reports); False also re-dispatches an unserviceable or covered one.
 
         Raises:
             ServiceError: the queue is full (the caller reports it; the incident stays open).
         """
+        if not self.leading():
+            return  # the leading instance sweeps open incidents; re-dispatch: redispatch()
+        if incident_id in self._queued:
+            return
         try:
-            self._queue.put_nowait(incident_id)
+            self._queue.put_nowait((incident_id, open_only))
         except asyncio.QueueFull:
             raise ServiceError("the dispatcher is overloaded: try again shortly") from None
+        self._queued.add(incident_id)
+
+    async def redispatch(self, incident_id: str) -> None:
+        """A pilot asked to dispatch again: here, or by the leading instance.
+
+        Raises:
+            ServiceError: the queue is full, or the leading instance cannot be reached.
+        """
+        if self.leading() or self.forward is None:
+            self.submit(incident_id)
+        else:
+            await self.forward(incident_id)
+
+    async def sweep(self) -> int:
+        """Queue every ``open`` incident (the leading instance's catch-up after a take-over
+        or a lost notification); returns how many were queued."""
+        before = len(self._queued)
+        for incident in await self._book.store.list_incidents(
+            status=IncidentStatus.OPEN, limit=1000
+        ):
+            with contextlib.suppress(ServiceError):
+                self.submit(incident.id, open_only=True)
+        return len(self._queued) - before
 
     async def _worker(self) -> None:
         while True:
-            incident_id = await self._queue.get()
+            incident_id, open_only = await self._queue.get()
             try:
-                await self.dispatch(incident_id)
+                await self.dispatch(incident_id, open_only=open_only)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -104,8 +143,10 @@ class Dispatcher:
                         SYSTEM,
                         "dispatch failed with an internal error (see the service log)",
                     )
+            finally:
+                self._queued.discard(incident_id)
 
-    async def dispatch(self, incident_id: str) -> Mission | None:
+    async def dispatch(self, incident_id: str, *, open_only: bool = False) -> Mission | None:
         """Plan a mission for ``incident_id`` now; ``None`` when no drone can serve it.
 
         Raises:
@@ -115,6 +156,11 @@ class Dispatcher:
             incident = await self._book.incident(incident_id)
             if incident.status not in _DISPATCHABLE:
                 return None
+            if open_only and incident.status is not IncidentStatus.OPEN:
+                return None
+            if self.clustered:
+                active = await self._book.store.active_missions()
+                self._drones.sync_assignments({m.drone_id: m.id for m in active})
             now = self._book.clock()
             result = await asyncio.to_thread(
                 dispatch,

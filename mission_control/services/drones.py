@@ -14,6 +14,7 @@ from typing import Any
 from flight_plans.energy import VehicleProfile
 from flight_plans.mission import HomePosition
 from mission_control.domain.fleet import DroneSnapshot
+from mission_control.services.remote import RemoteDrone, RemoteFleet
 from mission_control.vehicles.fleet import VehicleFleet
 from mission_control.vehicles.link import VehicleLink
 from mission_control.vehicles.types import (
@@ -22,6 +23,7 @@ from mission_control.vehicles.types import (
     Health,
     Home,
     LandedState,
+    LinkState,
     Modes,
     Position,
 )
@@ -36,6 +38,8 @@ class DroneDirectory:
         fleet: the vehicle links.
         capacity_wh: usable energy of a full pack (the same for every drone for now).
         profile: speeds and power used in energy estimates.
+        remote: drones linked to other instances (clustered; None: this instance alone).
+        instance: this instance's name (shown as the owner of its own drones).
     """
 
     def __init__(
@@ -44,8 +48,12 @@ class DroneDirectory:
         *,
         capacity_wh: float,
         profile: VehicleProfile | None = None,
+        remote: RemoteFleet | None = None,
+        instance: str | None = None,
     ) -> None:
         self._fleet = fleet
+        self.remote = remote
+        self.instance = instance
         self._capacity_wh = capacity_wh
         self._profile = profile or VehicleProfile()
         self._assigned: dict[int, str] = {}
@@ -64,20 +72,50 @@ class DroneDirectory:
         """The mission ``drone_id`` is assigned to, if any."""
         return self._assigned.get(drone_id)
 
+    def sync_assignments(self, active: dict[int, str]) -> None:
+        """Replace the assignments by the stored ones (drone → active mission): in a cluster
+        other instances create and end missions too."""
+        self._assigned = dict(active)
+
     # -- links ---------------------------------------------------------------------------
     def ids(self) -> list[int]:
-        """System ids of every drone discovered so far."""
-        return sorted(self._fleet.links)
+        """System ids of every drone known: linked here or (clustered) to another instance."""
+        local = set(self._fleet.links)
+        if self.remote is not None:
+            local.update(self.remote.ids())
+        return sorted(local)
 
     def link(self, drone_id: int) -> VehicleLink | None:
-        """The link to ``drone_id``, ``None`` if never discovered."""
+        """This instance's link to ``drone_id``, ``None`` if it holds none."""
         return self._fleet.links.get(drone_id)
+
+    def is_local(self, drone_id: int) -> bool:
+        """Whether this instance holds ``drone_id``'s link (and so flies its missions)."""
+        return drone_id in self._fleet.links
+
+    def owner(self, drone_id: int) -> str | None:
+        """The instance holding ``drone_id``'s link, as far as this instance knows."""
+        if self.is_local(drone_id):
+            return self.instance
+        remote = None if self.remote is None else self.remote.get(drone_id)
+        return None if remote is None else remote.owner
+
+    def _view(self, drone_id: int) -> tuple[VehicleLink | RemoteDrone, LinkState] | None:
+        link = self.link(drone_id)
+        if link is not None:
+            return link, link.state
+        if self.remote is not None:
+            remote = self.remote.get(drone_id)
+            if remote is not None:
+                return remote, self.remote.state_of(remote)
+        return None
 
     def snapshot(self, drone_id: int) -> DroneSnapshot | None:
         """What is known about ``drone_id`` now (``None`` if never discovered)."""
-        link = self.link(drone_id)
-        if link is None:
+        view = self._view(drone_id)
+        if view is None:
             return None
+        link, link_state = view
         pos = link.latest("position")
         home = link.latest("home")
         modes = link.latest("modes")
@@ -92,7 +130,7 @@ class DroneDirectory:
             fraction = battery.remaining_pct / 100.0
         return DroneSnapshot(
             drone_id=drone_id,
-            link=link.state.value,
+            link=link_state.value,
             lat_deg=pos.lat_deg if isinstance(pos, Position) else None,
             lon_deg=pos.lon_deg if isinstance(pos, Position) else None,
             alt_amsl_m=pos.alt_amsl_m if isinstance(pos, Position) else None,
@@ -121,15 +159,17 @@ class DroneDirectory:
 
     def to_json(self, drone_id: int) -> dict[str, Any] | None:
         """The drone as ``GET /api/drones/{id}`` shows it (``None`` if unknown)."""
-        link = self.link(drone_id)
+        view = self._view(drone_id)
         snap = self.snapshot(drone_id)
-        if link is None or snap is None:
+        if view is None or snap is None:
             return None
+        link = view[0]
         modes = link.latest("modes")
         ident = link.identity
         now = time.monotonic()
         return {
             "drone_id": drone_id,
+            "instance": self.owner(drone_id),
             "link": snap.link,
             "heartbeat_age_s": round(link.heartbeat_age_s(now), 3),
             "autopilot": ident.autopilot,

@@ -60,3 +60,17 @@ class ZoneImportError(ServiceError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class ForwardedError(ServiceError):
+    """Another instance ran the request and refused it: its status and body, unchanged.
+
+    Attributes:
+        status: the HTTP status it answered with.
+        body: its JSON body (``detail`` and, for a conflict, the states).
+    """
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        self.status = status
+        self.body = body
+        super().__init__(f"{status}: {body.get('detail', body)}")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
 from mission_control.airspace.check import Rules, check
@@ -37,6 +38,9 @@ from mission_control.vehicles.link import VehicleLink
 __all__ = ["Executor", "ExecutorSettings", "summarise_report"]
 
 log = logging.getLogger(__name__)
+
+Forward = Callable[[Mission, str, Actor, str], Awaitable[Mission]]
+"""Runs a pilot's command on the instance that holds the mission's drone link."""
 
 S = MissionState
 
@@ -114,7 +118,12 @@ class Executor:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         # per running mission: a pilot's command and its monitor's own actions take turns
         self._command_locks: dict[str, asyncio.Lock] = {}
+        self._drone_of: dict[str, int] = {}
         self._closing = False
+        self.only_local = False
+        """Clustered: run only missions of drones whose link this instance holds."""
+        self.forward: Forward | None = None
+        """Clustered: carries a command for an airborne drone linked to another instance."""
 
     async def __aenter__(self) -> Executor:
         return self
@@ -138,7 +147,10 @@ class Executor:
             return
         if mission.state is S.PENDING_APPROVAL:
             return
+        if self.only_local and not self._drones.is_local(mission.drone_id):
+            return  # the instance holding the drone's link runs it
         self._drones.assign(mission.drone_id, mission.id)
+        self._drone_of[mission.id] = mission.drone_id
         lock = self._command_locks[mission.id] = asyncio.Lock()
         task = asyncio.create_task(self._run(mission.id, lock), name=f"mission-{mission.id}")
         self._tasks[mission.id] = task
@@ -149,6 +161,17 @@ class Executor:
             if t is task:
                 del self._tasks[mission_id]
                 self._command_locks.pop(mission_id, None)
+                self._drone_of.pop(mission_id, None)
+
+    async def stop_drone(self, drone_id: int) -> list[str]:
+        """Stop following every mission of ``drone_id`` without changing them (its link
+        moved to another instance, which takes them over); returns their ids."""
+        ids = [mid for mid, did in self._drone_of.items() if did == drone_id]
+        tasks = [self._tasks[mid] for mid in ids if mid in self._tasks]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return ids
 
     # -- the run ---------------------------------------------------------------------------
     async def _run(self, mission_id: str, command_lock: asyncio.Lock) -> None:
@@ -308,6 +331,10 @@ class Executor:
         Raises:
             NotFoundError, IllegalTransition (state unchanged), VehicleCommandFailed.
         """
+        if self.forward is not None:
+            mission = await self._book.mission(mission_id)
+            if mission.state in FLYING_STATES and not self._drones.is_local(mission.drone_id):
+                return await self.forward(mission, action, actor, reason)
         lock = self._command_locks.get(mission_id)
         async with lock if lock is not None else contextlib.nullcontext():
             mission, after, airborne = await self._command(mission_id, action, actor, reason)
