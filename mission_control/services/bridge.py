@@ -80,6 +80,7 @@ Served = Callable[[CommandRequest], Awaitable[tuple[int, dict[str, Any]]]]
 
 _RELAYED_MEMORY = 20_000  # event seqs remembered as relayed (not published back)
 _STORE_RETRY_MAX_S = 5.0
+_STALE_TELEMETRY_S = 1.0  # another instance's telemetry older than this is dropped
 
 
 class RequestFailed(Exception):
@@ -138,6 +139,7 @@ class MqttBridge:
         self._state_sent: dict[int, tuple[float, dict[str, Any]]] = {}
         self.ingested = 0
         self.rejected = 0
+        self.stale_batches = 0
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def __aenter__(self) -> MqttBridge:
@@ -330,17 +332,28 @@ class MqttBridge:
     async def _on_telemetry(self, msg: Incoming) -> None:
         if self._remote is None:
             return
+        drone_id = self.topics.parse_telemetry(msg.topic)
+        if drone_id is None or self._drones.is_local(drone_id):
+            return  # our own, echoed by the broker: not even decoded
         try:
             batch = decode_telemetry(msg.payload)
         except MessageError as exc:
             log.debug("bad telemetry on %s: %s", msg.topic, exc)
             return
-        if batch.instance == self.instance or self._drones.is_local(batch.drone_id):
+        if batch.instance == self.instance or batch.drone_id != drone_id:
+            return
+        newest = max((_received_s(e) for e in batch.events), default=None)
+        if newest is not None and time.monotonic() - newest > _STALE_TELEMETRY_S:
+            # this instance is behind (overloaded): skip ahead rather than serve old news
+            self.stale_batches += 1
             return
         self._remote.apply_telemetry(batch.drone_id, batch.instance, batch.events)
 
     async def _on_state(self, msg: Incoming) -> None:
         if self._remote is None or not msg.payload:
+            return
+        drone_id = self.topics.parse_state(msg.topic)
+        if drone_id is None or self._drones.is_local(drone_id):
             return
         try:
             state = decode_state(msg.payload)
@@ -441,6 +454,10 @@ class MqttBridge:
         fut = self._waiting.get(reply.id)
         if fut is not None and not fut.done():
             fut.set_result(reply)
+
+
+def _received_s(event: TelemetryEvent | LinkEvent) -> float:
+    return event.sample.received_s if isinstance(event, TelemetryEvent) else event.at_s
 
 
 def _with_will(settings: MqttSettings, will: Will) -> MqttSettings:

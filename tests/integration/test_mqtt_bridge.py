@@ -226,7 +226,8 @@ async def test_a_broker_restart_is_survived_and_nothing_sent_meanwhile_is_lost(
             lambda: _count(incidents_from(svc, "shotspotter"), 3), 20, "incidents after restart"
         )
         assert len(got) == 3
-        health = (await svc.client("viewer").get("/api/health")).json()
+        async with svc.client("viewer") as viewer:
+            health = (await viewer.get("/api/health")).json()
         assert health["mqtt"] == "connected"
 
 

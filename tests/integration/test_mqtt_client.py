@@ -86,6 +86,7 @@ class Relay:
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
+        self._every: list[asyncio.StreamWriter] = []  # every connection ever relayed
 
     async def __aenter__(self) -> Relay:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -101,7 +102,9 @@ class Relay:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._server.wait_closed()
-        self.cut()  # a connection that was being opened meanwhile
+        for writer in self._every:  # including those whose pipe was cancelled or cut
+            writer.transport.abort()
+        self._every.clear()
 
     def cut(self) -> None:
         """Abort every relayed connection (RST, no DISCONNECT): a network failure."""
@@ -111,6 +114,7 @@ class Relay:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
+        self._every.append(writer)
         try:
             head = await reader.readexactly(1)
             while (byte := await reader.readexactly(1))[0] & 0x80:  # remaining length
@@ -126,6 +130,7 @@ class Relay:
             writer.transport.abort()
             return
         self._writers.add(up_writer)
+        self._every.append(up_writer)
         if self._closing:
             self.cut()
             return
