@@ -118,8 +118,10 @@ def test_local_frame_round_trip(la: float, lo: float, x: float, y: float) -> Non
     f = LocalFrame.at(la, lo)
     p = f.to_geo(x, y)
     x2, y2 = f.to_local(p)
-    # PROJ snaps points within a few µm of the centre to it: compare at 10 µm
-    assert (x2, y2) == (pytest.approx(x, abs=1e-5), pytest.approx(y, abs=1e-5))
+    # PROJ's azimuthal projection snaps points within 1e-10 rad of the centre to it (about
+    # 0.64 mm on the ground; y = 61 µm came back 0): compare at 1 mm, which no flight plan
+    # can tell apart
+    assert (x2, y2) == (pytest.approx(x, abs=1e-3), pytest.approx(y, abs=1e-3))
 
 
 @settings(max_examples=40, deadline=None)
