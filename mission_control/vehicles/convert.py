@@ -16,7 +16,7 @@ import math
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from mavsdk.plugins.mission_raw.mission_raw import MissionItem as RawItem
 
@@ -41,6 +41,7 @@ from mission_control.vehicles.types import (
     Position,
     StatusText,
     VelocityNed,
+    VideoStreamInfo,
 )
 
 
@@ -272,6 +273,48 @@ def fence_status_json(fields_json: str, received_s: float) -> FenceStatus:
     if not isinstance(fields, dict):
         raise ValueError(f"FENCE_STATUS fields are not a JSON object: {fields_json!r}")
     return fence_status(fields, received_s)
+
+
+def _text_field(value: Any) -> str:
+    """A MAVLink char[] as mavlink_direct delivers it: a string, or a list of codes."""
+    if isinstance(value, str):
+        return value.split("\0", 1)[0].strip()
+    if isinstance(value, list):
+        raw = bytes(int(c) & 0xFF for c in value if isinstance(c, int) and not isinstance(c, bool))
+        return raw.split(b"\0", 1)[0].decode("utf-8", "replace").strip()
+    return ""
+
+
+def _number(fields: dict[str, Any], name: str) -> float:
+    v = fields.get(name, 0)
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        return 0.0
+    return float(v)
+
+
+def video_stream_info(fields_json: str, received_s: float) -> VideoStreamInfo | None:
+    """VIDEO_STREAM_INFORMATION from mavlink_direct's JSON; None without a usable URI."""
+    try:
+        fields = json.loads(fields_json)
+    except ValueError:
+        return None
+    if not isinstance(fields, dict):
+        return None
+    uri = _text_field(fields.get("uri"))
+    if not uri:
+        return None
+    return VideoStreamInfo(
+        stream_id=int(_number(fields, "stream_id")),
+        uri=uri,
+        stream_type=int(_number(fields, "type")),
+        encoding=int(_number(fields, "encoding")),
+        width_px=int(_number(fields, "resolution_h")),
+        height_px=int(_number(fields, "resolution_v")),
+        fps=_number(fields, "framerate"),
+        hfov_deg=_number(fields, "hfov"),
+        name=_text_field(fields.get("name")),
+        received_s=received_s,
+    )
 
 
 # -- mission items ----------------------------------------------------------------------------

@@ -58,6 +58,7 @@ from mission_control.vehicles.types import (
     Sample,
     StatusText,
     VehicleIdentity,
+    VideoStreamInfo,
 )
 
 T = TypeVar("T")
@@ -185,6 +186,11 @@ class VehicleLink:
     def calls_in_flight(self) -> int:
         """MAVSDK calls running for this vehicle (including abandoned ones)."""
         return self._calls.in_flight
+
+    @property
+    def video_stream(self) -> VideoStreamInfo | None:
+        """The camera stream the vehicle last announced (VIDEO_STREAM_INFORMATION), if any."""
+        return self._feed.video_stream
 
     def latest(self, kind: TelemetryKind | str) -> Sample | None:
         """The newest sample of ``kind`` (``"position"``, ``TelemetryKind.MODES``...), or None."""

@@ -37,6 +37,7 @@ from mission_control.vehicles.types import (
     Modes,
     Sample,
     TelemetryEvent,
+    VideoStreamInfo,
 )
 
 Handler = Callable[[Any, float], None]
@@ -119,6 +120,8 @@ class TelemetryFeed:
         self._subscriptions: list[tuple[Callable[[Any], None], Any]] = []
         self._texts_posted = 0
         self._running = False
+        self.video_stream: VideoStreamInfo | None = None
+        """The camera stream the vehicle last announced (VIDEO_STREAM_INFORMATION)."""
 
     def start(self) -> None:
         """Subscribe to every stream (idempotent)."""
@@ -143,6 +146,8 @@ class TelemetryFeed:
         handle = t.subscribe_status_text(self._post_status_text)
         self._subscriptions.append((t.unsubscribe_status_text, handle))
         handle = self._direct.subscribe_message("FENCE_STATUS", self._post_fence_status)
+        self._subscriptions.append((self._direct.unsubscribe_message, handle))
+        handle = self._direct.subscribe_message("VIDEO_STREAM_INFORMATION", self._post_video)
         self._subscriptions.append((self._direct.unsubscribe_message, handle))
 
     def stop(self) -> None:
@@ -194,6 +199,11 @@ class TelemetryFeed:
             deliver = self._deliverer(self._on_fence_status)
             self._inbox.post((self.system_id, "fence_status"), deliver, message)
 
+    def _post_video(self, message: Any, _user_data: Any) -> None:
+        if message.system_id == self.system_id:
+            deliver = self._deliverer(self._on_video_stream)
+            self._inbox.post((self.system_id, "video_stream"), deliver, message)
+
     # -- the loop ----------------------------------------------------------------------------
 
     def _deliverer(self, handler: Handler) -> Handler:
@@ -243,6 +253,11 @@ class TelemetryFeed:
         text = convert.status_text(value, now)
         self._texts.add(text)
         self._store(TelemetryKind.STATUS_TEXT, text)
+
+    def _on_video_stream(self, message: Any, now: float) -> None:
+        info = convert.video_stream_info(message.fields_json, now)
+        if info is not None:
+            self.video_stream = info
 
     def _on_fence_status(self, message: Any, now: float) -> None:
         sample = convert.fence_status_json(message.fields_json, now)

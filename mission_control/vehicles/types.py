@@ -181,3 +181,30 @@ class LinkEvent:
     previous: LinkState | None
     heartbeat_age_s: float
     at_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class VideoStreamInfo:
+    """A camera stream the vehicle announced (MAVLink VIDEO_STREAM_INFORMATION).
+
+    Attributes:
+        stream_id: the stream's id on its camera (1-based).
+        uri: where to get it (``rtsp://...``, ``udp://host:port`` or a bare port).
+        stream_type: ``MAV_VIDEO_STREAM_TYPE`` (0 RTSP, 1 RTP/UDP, 2 TCP MPEG, 3 MPEG-TS).
+        encoding: ``VIDEO_STREAM_ENCODING`` (1 H.264, 2 H.265; 0 unknown).
+        width_px, height_px, fps: the announced resolution and frame rate (0: unknown).
+        hfov_deg: horizontal field of view (0: unknown).
+        name: the stream's name.
+        received_s: monotonic time of reception.
+    """
+
+    stream_id: int
+    uri: str
+    stream_type: int
+    encoding: int
+    width_px: int
+    height_px: int
+    fps: float
+    hfov_deg: float
+    name: str
+    received_s: float

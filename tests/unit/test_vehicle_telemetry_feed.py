@@ -9,6 +9,7 @@ as they run in the service.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -47,8 +48,10 @@ class FakePlugin:
             name = attr.removeprefix("subscribe_")
 
             def subscribe(*args: Any) -> str:
-                self.callbacks[name] = args[-1]
-                return name
+                # mavlink_direct: one subscription per message name
+                key = f"message:{args[0]}" if name == "message" else name
+                self.callbacks[key] = args[-1]
+                return key
 
             return subscribe
         if attr.startswith("unsubscribe_"):
@@ -164,8 +167,10 @@ async def test_every_status_text_is_kept_and_fence_status_comes_through_mavlink_
     for words in ("one", "two", "three"):
         t.emit("status_text", tel.StatusText(tel.StatusTextType.WARNING, words))
     fence = '{"breach_status":1,"breach_count":1,"breach_type":3}'
-    d.emit("message", MavlinkMessage("FENCE_STATUS", 4, 1, 0, 0, fence))
-    d.emit("message", MavlinkMessage("FENCE_STATUS", 9, 1, 0, 0, fence))  # another vehicle
+    d.emit("message:FENCE_STATUS", MavlinkMessage("FENCE_STATUS", 4, 1, 0, 0, fence))
+    d.emit(
+        "message:FENCE_STATUS", MavlinkMessage("FENCE_STATUS", 9, 1, 0, 0, fence)
+    )  # another vehicle
     m.emit("mission_progress", MavProgress(2, 5))
     await settle()
     said = [texts.get_nowait().event.sample for _ in range(texts.pending)]
@@ -178,6 +183,38 @@ async def test_every_status_text_is_kept_and_fence_status_comes_through_mavlink_
     assert isinstance(status, FenceStatus) and status.breached and status.breach_type == "boundary"
     progress = feed.latest(TelemetryKind.MISSION_PROGRESS)
     assert progress is not None and (progress.current, progress.total) == (2, 5)  # type: ignore[union-attr]
+
+
+async def test_the_announced_video_stream_is_kept_per_vehicle() -> None:
+    """VIDEO_STREAM_INFORMATION (mavlink_direct) gives the link its camera stream; another
+    vehicle's announcement and one without a URI are ignored."""
+    feed, _t, _m, d, *_ = make_feed(EventBus(), 0.0)
+    feed.start()
+    assert feed.video_stream is None
+    info = {
+        "stream_id": 1,
+        "type": 1,
+        "encoding": 1,
+        "framerate": 15.0,
+        "resolution_h": 1280,
+        "resolution_v": 720,
+        "hfov": 80,
+        "name": "sys 4 camera",
+        "uri": "udp://127.0.0.1:5600",
+    }
+    msg = "message:VIDEO_STREAM_INFORMATION"
+    d.emit(msg, MavlinkMessage("VIDEO_STREAM_INFORMATION", 9, 1, 0, 0, json.dumps(info)))
+    d.emit(msg, MavlinkMessage("VIDEO_STREAM_INFORMATION", 4, 1, 0, 0, json.dumps(info)))
+    await settle()
+    got = feed.video_stream
+    assert got is not None
+    assert (got.uri, got.stream_type, got.encoding) == ("udp://127.0.0.1:5600", 1, 1)
+    assert (got.width_px, got.height_px, got.fps, got.hfov_deg) == (1280, 720, 15.0, 80.0)
+    no_uri = json.dumps({**info, "uri": ""})
+    d.emit(msg, MavlinkMessage("VIDEO_STREAM_INFORMATION", 4, 1, 0, 0, no_uri))
+    await settle()
+    assert feed.video_stream == got
+    feed.stop()
 
 
 async def test_a_value_still_in_the_inbox_after_stop_is_dropped() -> None:
