@@ -24,6 +24,7 @@ from mission_control.api import drones as drones_api
 from mission_control.api import incidents as incidents_api
 from mission_control.api import missions as missions_api
 from mission_control.api import plans as plans_api
+from mission_control.api import video as video_api
 from mission_control.api import ws as ws_api
 from mission_control.api import zones as zones_api
 from mission_control.api.errors import BodyLimit, install_error_handlers
@@ -44,6 +45,7 @@ from mission_control.services.executor import Executor, ExecutorSettings
 from mission_control.services.missions import SYSTEM, MissionBook
 from mission_control.services.monitor import MonitorSettings
 from mission_control.services.remote import RemoteFleet
+from mission_control.services.video import VideoService
 from mission_control.services.zones import ZoneRegistry
 from mission_control.store import Actor, Role, Store
 from mission_control.vehicles.fleet import VehicleFleet
@@ -81,6 +83,7 @@ class Services:
     sim: Fleet | None
     bridge: MqttBridge | None = None
     cluster: Cluster | None = None
+    video: VideoService | None = None
     clock: Callable[[], datetime] = utc_now
     started_s: float = field(default_factory=time.monotonic)
     demo_tokens: dict[str, str] = field(default_factory=dict)
@@ -116,6 +119,7 @@ def _sim_config(settings: Settings, port: int) -> FleetConfig:
         spacing_m=settings.sim_spacing_m,
         speed=settings.sim_speed,
         params=(("COM_DISARM_PRFLT", 20.0),),
+        camera=settings.sim_camera,
     )
 
 
@@ -209,6 +213,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
                 Dispatcher(book, drones, zones, policy, pending_ttl_s=settings.pending_ttl_s)
             )
             hub = await stack.enter_async_context(TelemetryHub(bus))
+            video = await stack.enter_async_context(
+                VideoService(settings, bus=bus, drones=drones, zones=zones, book=book, sim=sim)
+            )
             services = Services(
                 settings=settings,
                 store=store,
@@ -224,6 +231,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
                 sim=sim,
                 clock=clock,
                 demo_tokens=tokens,
+                video=video,
             )
             if settings.mqtt_url is not None:
                 await _join(services, stack, remote, leased)
@@ -239,7 +247,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (incidents_api, missions_api, drones_api, zones_api, plans_api, ws_api):
+    routers = (incidents_api, missions_api, drones_api, zones_api, plans_api, ws_api, video_api)
+    for module in routers:
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -96,6 +96,71 @@ class Settings(BaseSettings):
         15.0, gt=0, le=120, description="wait this long for another instance to run a command"
     )
 
+    sim_camera: Literal["none", "inproc", "rtp"] = Field(
+        "inproc",
+        description="built-in drones' cameras: none, in-process frames, or RTP/H.264 streams",
+    )
+
+    video_sources: dict[int, str] = Field(
+        default_factory=dict,
+        description="video source per drone id: sim, rtp://HOST:PORT, rtsp://…, FILE.sdp, "
+        "file:PATH (JSON object in MC_VIDEO_SOURCES); others: the drone's announced stream",
+    )
+    video_tiers_px: tuple[int, ...] = Field(
+        (0, 640, 320),
+        description="JPEG widths served (0: full size); a viewer gets the "
+        "smallest at least as wide as it asks",
+    )
+    video_jpeg_quality: int = Field(70, ge=1, le=100, description="JPEG quality of relayed frames")
+    video_linger_s: float = Field(
+        10.0, ge=0, le=600, description="keep a source open this long after its last viewer"
+    )
+    video_lag_threshold_s: float = Field(
+        0.5, gt=0, le=60, description="a viewer whose frames are older than this is behind"
+    )
+    video_disconnect_after_s: float = Field(
+        10.0, gt=0, le=600, description="close a viewer behind for this long (code 1013)"
+    )
+    video_overlay: bool = Field(True, description="burn drone id, time, position into frames")
+    video_privacy_faces: bool = Field(False, description="blur faces in relayed video")
+    video_privacy_zones: bool = Field(
+        True, description="blank video while the camera sees a zone whose reason is PRIVACY"
+    )
+    video_default_pitch_deg: float = Field(
+        -45.0, ge=-90, le=0, description="gimbal pitch assumed when no point of interest is set"
+    )
+    video_hfov_deg: float = Field(
+        80.0, gt=1, lt=179, description="camera field of view assumed when none is announced"
+    )
+    video_record: bool = Field(True, description="record each mission's video as evidence")
+    video_dir: str = Field("recordings", description="where evidence recordings are written")
+    video_segment_s: float = Field(60.0, ge=1, le=3600, description="recording segment length")
+    video_retention_days: float = Field(
+        30.0, gt=0, le=36_500, description="keep recordings this long after they stop"
+    )
+
+    @field_validator("video_sources")
+    @classmethod
+    def _video_ids(cls, value: dict[int, str]) -> dict[int, str]:
+        for drone_id, url in value.items():
+            if not 1 <= drone_id <= 255:
+                raise ValueError(f"drone id {drone_id}: must be a MAVLink system id 1..255")
+            if not isinstance(url, str) or not url.strip():
+                raise ValueError(f"drone {drone_id}: the source must be a non-empty string")
+        return value
+
+    @field_validator("video_tiers_px")
+    @classmethod
+    def _tiers(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value:
+            raise ValueError("at least one tier (0 = full size)")
+        if len(set(value)) != len(value):
+            raise ValueError("tiers must be distinct")
+        for w in value:
+            if w != 0 and not 16 <= w <= 7680:
+                raise ValueError(f"{w}: a tier is 0 (full size) or a width in 16..7680")
+        return value
+
     @field_validator("sim_home")
     @classmethod
     def _finite_home(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:

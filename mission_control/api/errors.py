@@ -29,6 +29,8 @@ from mission_control.services.errors import (
     ZoneImportError,
 )
 from mission_control.store import StoreError
+from mission_control.video.errors import NoVideoSource, VideoSettingsError
+from mission_control.video.relay import RelayClosed, SnapshotTimeout
 
 __all__ = ["BodyLimit", "field_error", "install_error_handlers"]
 
@@ -108,6 +110,22 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ForwardedError)
     async def _forwarded(request: Request, exc: ForwardedError) -> JSONResponse:
         return JSONResponse(exc.body, status_code=exc.status)
+
+    @app.exception_handler(NoVideoSource)
+    async def _no_video(request: Request, exc: NoVideoSource) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(VideoSettingsError)
+    async def _video_field(request: Request, exc: VideoSettingsError) -> JSONResponse:
+        return field_error(exc.field, exc.reason, "query")
+
+    @app.exception_handler(SnapshotTimeout)
+    async def _no_frame(request: Request, exc: SnapshotTimeout) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=504)
+
+    @app.exception_handler(RelayClosed)
+    async def _relay_closed(request: Request, exc: RelayClosed) -> JSONResponse:
+        return JSONResponse({"detail": f"video: {exc}"}, status_code=503)
 
     @app.exception_handler(StoreError)
     async def _store(request: Request, exc: StoreError) -> JSONResponse:

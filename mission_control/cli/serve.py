@@ -28,6 +28,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _video_source(text: str) -> tuple[int, str]:
+    drone, sep, url = text.partition("=")
+    try:
+        drone_id = int(drone)
+    except ValueError:
+        drone_id = -1
+    if not sep or drone_id < 1 or not url.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected ID=URL, e.g. 2=rtp://0.0.0.0:5600")
+    return drone_id, url.strip()
+
+
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "serve",
@@ -60,6 +71,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--instance-id", metavar="NAME", help="this instance's stable name (MC_INSTANCE_ID)"
     )
+    p.add_argument(
+        "--video",
+        action="append",
+        metavar="ID=URL",
+        type=_video_source,
+        help="video source of drone ID: rtp://HOST:PORT, rtsp://…, FILE.sdp, file:PATH, sim "
+        "(repeatable; MC_VIDEO_SOURCES; default: what the drone announces)",
+    )
+    p.add_argument(
+        "--recordings", metavar="DIR", help="evidence recordings directory (MC_VIDEO_DIR)"
+    )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=run)
 
@@ -77,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
             mqtt_url=args.mqtt,
             site=args.site,
             instance_id=args.instance_id,
+            video_sources=dict(args.video) if args.video else None,
+            video_dir=args.recordings,
         )
     except ValidationError as exc:
         first = exc.errors()[0]

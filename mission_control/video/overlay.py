@@ -158,7 +158,10 @@ def _line_metrics(scale: float, thick: int) -> tuple[int, int]:
 
 
 def draw_overlay(image: Image, info: OverlayInfo) -> None:
-    """Burn the caption of ``info`` into the top-left corner of ``image``, in place.
+    """Burn the caption of ``info`` into the top-right corner of ``image``, in place.
+
+    Top right: cameras (the simulated one included) put their own on-screen display in
+    the top-left corner, and their machine-readable stamps at the bottom.
 
     Only the caption box (at most the full width, :func:`overlay_height_px` high, capped
     at the image height) changes.
@@ -181,7 +184,7 @@ def draw_overlay(image: Image, info: OverlayInfo) -> None:
     text_h, line_h = _line_metrics(scale, thick)
     box_w = max(cv2.getTextSize(t, FONT, scale, thick)[0][0] for t in lines) + 2 * pad
     box_h = overlay_height_px(w, info)
-    box = image[: min(h, box_h), : min(w, box_w)]
+    box = image[: min(h, box_h), max(0, w - box_w) :]
     cv2.addWeighted(box, SHADE, box, 0.0, 0.0, dst=box)
     y = pad + text_h
     for text in lines:
