@@ -4,7 +4,14 @@ Websocket wire format (server → client; what the client sends is read and igno
 
 - binary messages: one frame each, a 32-byte header then a JPEG
   (:mod:`mission_control.video.wire`);
-- text messages, JSON: ``{"kind":"source","state":"up|down|connecting|stopped",
+- client → server, optional: ``{"ack": SEQ}`` once a frame is shown. A client that
+  connects with ``?ack=1`` (or, from its first acknowledgement on, one that sends them) is
+  flow-controlled: at most :data:`ACK_WINDOW` frames it has not
+  acknowledged are in flight, and while it is busy the frames it misses are skipped, so
+  what it is sent next is the newest frame, however slowly it shows them (a browser
+  queues messages in the page, where no server-side measure can see them). A client
+  that acknowledges nothing for ``disconnect_after_s`` is closed (1013);
+- text messages (server → client), JSON: ``{"kind":"source","state":"up|down|connecting|stopped",
   "reason":"...","retry_in_s":X}`` first, then on every change of the source;
   ``{"kind":"lag","skipped":N,"behind_s":X}`` after a frame that had been captured more
   than ``lag_threshold_s`` before it was handed to the socket (``N`` frames were skipped
@@ -52,8 +59,10 @@ from mission_control.video.relay import (
 )
 
 __all__ = [
+    "ACK_WINDOW",
     "BOUNDARY",
     "MJPEG_MEDIA_TYPE",
+    "Credit",
     "LagMeter",
     "VideoSendTimeout",
     "ViewerLagging",
@@ -76,6 +85,8 @@ BOUNDARY = "frame"
 MJPEG_MEDIA_TYPE = f"multipart/x-mixed-replace; boundary={BOUNDARY}"
 """The ``Content-Type`` of an MJPEG response."""
 
+ACK_WINDOW = 2
+"""Frames a flow-controlled client may have unacknowledged (one shown, one arriving)."""
 _LAG_BINS = 20  # the lag window (twice disconnect_after_s) is summed in this many bins
 _T = TypeVar("_T")
 
@@ -164,6 +175,68 @@ class LagMeter:
         return sum(bins)
 
 
+class Credit:
+    """Flow control of a viewer that acknowledges frames (``{"ack": SEQ}``).
+
+    Active from the start when the client asked for it (``?ack=1``), else from its first
+    acknowledgement; while active, :meth:`ready` waits while :data:`ACK_WINDOW` frames sent
+    are unacknowledged.
+    """
+
+    def __init__(self, window: int = ACK_WINDOW, *, active: bool = False) -> None:
+        self.window = window
+        self.acked_seq: int | None = 0 if active else None
+        self._in_flight: list[int] = []
+        self._moved = asyncio.Event()
+
+    @property
+    def active(self) -> bool:
+        return self.acked_seq is not None
+
+    def sent(self, seq: int) -> None:
+        self._in_flight.append(seq)
+        del self._in_flight[: -4 * self.window]  # bounded even before the first ack
+
+    def ack(self, seq: int) -> None:
+        """A frame was shown: it and every frame before it are no longer in flight."""
+        self.acked_seq = seq if self.acked_seq is None else max(self.acked_seq, seq)
+        self._in_flight = [s for s in self._in_flight if s > self.acked_seq]
+        self._moved.set()
+
+    def on_message(self, text: str) -> None:
+        """Take an ``{"ack": SEQ}`` text message; anything else is ignored."""
+        if len(text) > 200:
+            return
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            return
+        seq = doc.get("ack") if isinstance(doc, dict) else None
+        if isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0:
+            self.ack(seq)
+
+    async def ready(self, timeout_s: float, viewer_id: int) -> None:
+        """Wait until another frame may be sent.
+
+        Raises:
+            ViewerLagging: no acknowledgement came for ``timeout_s``.
+        """
+        if not self.active:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while len(self._in_flight) >= self.window:
+            self._moved.clear()
+            left = deadline - loop.time()
+            try:
+                if left <= 0:
+                    raise TimeoutError
+                async with asyncio.timeout(left):
+                    await self._moved.wait()
+            except TimeoutError:
+                raise ViewerLagging(viewer_id, timeout_s, timeout_s, timeout_s) from None
+
+
 def status_message(status: SourceStatus) -> str:
     """The JSON text message announcing a source's status."""
     return json.dumps(
@@ -250,11 +323,12 @@ async def serve_video(
     except RelayClosed:
         await _close(websocket, CLOSE_TRY_AGAIN_LATER, "video not running", close_timeout_s)
         return
+    credit = Credit(active=websocket.query_params.get("ack") in ("1", "true"))
     sender = asyncio.create_task(
-        _send_video(websocket, viewer, settings), name=f"video-ws-{viewer.id}-send"
+        _send_video(websocket, viewer, settings, credit), name=f"video-ws-{viewer.id}-send"
     )
     receiver = asyncio.create_task(
-        _until_disconnect(websocket), name=f"video-ws-{viewer.id}-receive"
+        _until_disconnect(websocket, credit), name=f"video-ws-{viewer.id}-receive"
     )
     try:
         await asyncio.wait((sender, receiver), return_when=asyncio.FIRST_COMPLETED)
@@ -275,7 +349,9 @@ async def serve_video(
         raise failure
 
 
-async def _send_video(websocket: WebSocket, viewer: Viewer, settings: RelaySettings) -> None:
+async def _send_video(
+    websocket: WebSocket, viewer: Viewer, settings: RelaySettings, credit: Credit
+) -> None:
     """Send status, frames and lag notices until something ends it.
 
     Raises:
@@ -293,11 +369,13 @@ async def _send_video(websocket: WebSocket, viewer: Viewer, settings: RelaySetti
 
     await within(websocket.send_text(status_message(viewer.take_status())))
     while True:
+        await credit.ready(settings.disconnect_after_s, viewer.id)
         update = await viewer.next_update()
         if isinstance(update, SourceStatus):
             await within(websocket.send_text(status_message(update)))
             continue
         started_s = monotonic()
+        credit.sent(update.seq)
         await within(websocket.send_bytes(update.message))
         now_s = monotonic()
         behind_s = wall() - update.capture_unix_s
@@ -314,9 +392,14 @@ async def _within(sending: Awaitable[_T], timeout_s: float, viewer_id: int) -> _
         raise VideoSendTimeout(viewer_id, timeout_s) from None
 
 
-async def _until_disconnect(websocket: WebSocket) -> None:
-    while (await websocket.receive())["type"] != "websocket.disconnect":
-        pass
+async def _until_disconnect(websocket: WebSocket, credit: Credit) -> None:
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        text = message.get("text")
+        if text:
+            credit.on_message(text)
 
 
 async def _close(websocket: WebSocket, code: int, reason: str, timeout_s: float) -> None:

@@ -307,6 +307,55 @@ async def test_fast_viewers_keep_the_source_rate_while_a_slow_one_is_closed_with
     assert 3.0 <= dropped_after_s < 8.0
 
 
+async def read_acking(ws: ClientConnection, got: Received, *, show_s: float) -> None:
+    """A flow-controlled client: shows each frame for ``show_s``, then acknowledges it."""
+    with contextlib.suppress(ConnectionClosed):
+        while True:
+            async with asyncio.timeout(WAIT_S):
+                message = await ws.recv()
+            if isinstance(message, str):
+                got.texts.append(json.loads(message))
+                continue
+            header, _ = unpack(message)
+            got.frames.append((header.seq, header.capture_unix_s, time.time(), header.width_px))
+            await asyncio.sleep(show_s)
+            await ws.send(json.dumps({"ack": header.seq}))
+
+
+async def test_a_slow_viewer_that_acknowledges_frames_gets_fresh_ones_and_stays_connected() -> None:
+    """A viewer showing 4 frames a second (``?ack=1``, then ``{"ack": seq}`` after each)
+    is sent at most
+    ACK_WINDOW frames ahead: every frame it gets is at most about two of its frame times old
+    however long it watches, it skips what it could not show, it is not dropped, and the
+    fast viewer beside it keeps the source rate."""
+    fast, slow = Received(), Received()
+    async with (
+        serving() as svc,
+        client(svc.ws_url()) as ws1,
+        client(svc.ws_url(query="?ack=1")) as ws2,
+    ):
+        readers = [
+            asyncio.create_task(read(ws1, fast), name="test-fast"),
+            asyncio.create_task(read_acking(ws2, slow, show_s=0.25), name="test-acking"),
+        ]
+        await asyncio.sleep(8.0)  # longer than disconnect_after_s (3 s)
+        assert viewers(svc) == 2  # neither was dropped
+        status = svc.relay.status(DRONE)
+        await ws2.close()
+        await ws1.close()
+        await asyncio.gather(*readers)
+    assert status is not None
+    behind = slow.behind_s()
+    print("acking slow viewer: frames", len(slow.frames), "behind max", round(max(behind), 3))
+    assert 20 <= len(slow.frames) <= 40  # ~4 per second, not the source's 30
+    # the newest frame when the window opened, then one frame time on screen before acking
+    assert max(behind) < 2 * 0.25 + 0.25
+    seqs = [seq for seq, *_ in slow.frames]
+    assert seqs == sorted(set(seqs)) and max(b - a for a, b in itertools.pairwise(seqs)) > 3
+    assert slow.close_code is None or slow.close_code == 1000
+    assert rate(fast, warm_up_s=1.0) >= 0.9 * status.input_fps
+
+
 async def until(check: Callable[[], bool], timeout_s: float = WAIT_S) -> None:
     async with asyncio.timeout(timeout_s):
         while True:
