@@ -31,6 +31,8 @@ __all__ = [
     "leases",
     "metadata",
     "missions",
+    "recording_segments",
+    "recordings",
     "store_state",
     "users",
     "zones",
@@ -236,3 +238,48 @@ instances = sa.Table(
 )
 """Presence of service instances: ``token`` is a heartbeat counter; times are
 informational."""
+
+recordings = sa.Table(
+    "recordings",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column(
+        "mission_id",
+        sa.String(64),
+        sa.ForeignKey("missions.id", name="fk_recordings_mission_id"),
+        nullable=False,
+    ),
+    sa.Column("drone_id", sa.Integer, nullable=False, index=True),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("started_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("stopped_at", UTCDateTime, nullable=True),
+    sa.Column("retain_until", UTCDateTime, nullable=True, index=True),
+    sa.Column("dir", sa.Text, nullable=False),
+    sa.Column("frames", sa.BigInteger, nullable=False),
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+    sa.Column("dropped_frames", sa.BigInteger, nullable=False),
+    sa.Column("stop_reason", sa.Text, nullable=False),
+    sa.Index("uq_recordings_mission_id", "mission_id", unique=True),
+)
+"""Evidence recordings (at most one per mission); see :mod:`mission_control.store.recordings`."""
+
+recording_segments = sa.Table(
+    "recording_segments",
+    metadata,
+    sa.Column(
+        "recording_id",
+        sa.String(64),
+        sa.ForeignKey("recordings.id", name="fk_recording_segments_recording_id"),
+        primary_key=True,
+    ),
+    sa.Column("n", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("file", sa.String(64), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("ended_at", UTCDateTime, nullable=False),
+    sa.Column("frames", sa.Integer, nullable=False),
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("width_px", sa.Integer, nullable=False),
+    sa.Column("height_px", sa.Integer, nullable=False),
+)
+"""The closed segment files of a recording, numbered 1, 2, 3 ... with their SHA-256."""

@@ -49,6 +49,7 @@ from mission_control.store.audit import AuditEntry, AuditReport
 from mission_control.store.errors import StoreError
 from mission_control.store.leases import InstanceRow, LeaseRow
 from mission_control.store.reads import EVENTS_PAGE, check_page
+from mission_control.store.recordings import Recordings
 from mission_control.store.unit import UnitOfWork
 from mission_control.store.users import User
 from mission_control.store.zones import ZoneDoc, ZoneRecord
@@ -85,6 +86,8 @@ class Store:
         self._lease_wait_s = lease_wait_s
         self._write_lock = asyncio.Lock()
         self._closed = False
+        self.recordings = Recordings(self._writing, self._reading, clock)
+        """Evidence recordings and their segments (audited writes in their own transaction)."""
 
     @classmethod
     def open(
@@ -197,6 +200,17 @@ class Store:
         Commits when the block exits normally, rolls everything back if it raises (the
         exception propagates). Publish ``tx.events`` only after the block.
         """
+        async with self._writing() as conn:
+            unit = UnitOfWork(conn, self._clock)
+            try:
+                yield unit
+            finally:
+                unit.close()
+
+    @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+        # The audited writing transaction (serialised, state row locked) behind
+        # transaction() and the recordings' writes.
         self._check_open()
         async with self._write_lock:
             with engine_mod.translate_errors(self._url, "write"):
@@ -208,11 +222,7 @@ class Store:
                     await conn.execution_options(**{engine_mod.WRITE_OPTION: True})
                     async with conn.begin():
                         await audit.lock_state(conn)
-                        unit = UnitOfWork(conn, self._clock)
-                        try:
-                            yield unit
-                        finally:
-                            unit.close()
+                        yield conn
             finally:
                 with engine_mod.translate_errors(self._url, "write"):
                     await conn.close()

@@ -215,12 +215,12 @@ def step(m: Mission, state: MissionState, by: str = "pat", seconds: int = 10) ->
 async def test_migrations_build_the_schema_and_reopening_changes_nothing(db_url: str) -> None:
     async with Store.open(db_url) as s:
         await s.add_incident(incident(), ANN)
-    assert await raw(db_url, "SELECT version_num FROM alembic_version") == [("0002",)]
+    assert await raw(db_url, "SELECT version_num FROM alembic_version") == [("0003",)]
     if db_url.startswith("sqlite"):
         assert await raw(db_url, "PRAGMA journal_mode") == [("wal",)]
     async with Store.open(db_url) as s:  # at head already: a no-op, data kept
         assert await s.get_incident("inc-1") == incident()
-    assert await raw(db_url, "SELECT version_num FROM alembic_version") == [("0002",)]
+    assert await raw(db_url, "SELECT version_num FROM alembic_version") == [("0003",)]
 
 
 async def test_the_migrated_schema_matches_the_models(store: Store, db_url: str) -> None:
