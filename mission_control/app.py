@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -24,6 +25,7 @@ from mission_control.api import drones as drones_api
 from mission_control.api import incidents as incidents_api
 from mission_control.api import missions as missions_api
 from mission_control.api import plans as plans_api
+from mission_control.api import recordings as recordings_api
 from mission_control.api import video as video_api
 from mission_control.api import ws as ws_api
 from mission_control.api import zones as zones_api
@@ -51,6 +53,7 @@ from mission_control.store import Actor, Role, Store
 from mission_control.vehicles.fleet import VehicleFleet
 from mission_control.vehicles.health import HealthThresholds
 from mission_control.vehicles.settings import VehicleLinkSettings
+from mission_control.video.recording import Recorder, RecordingSettings
 from sim.fleet import Fleet, FleetConfig
 
 __all__ = ["Services", "create_app"]
@@ -84,6 +87,7 @@ class Services:
     bridge: MqttBridge | None = None
     cluster: Cluster | None = None
     video: VideoService | None = None
+    recorder: Recorder | None = None
     clock: Callable[[], datetime] = utc_now
     started_s: float = field(default_factory=time.monotonic)
     demo_tokens: dict[str, str] = field(default_factory=dict)
@@ -216,6 +220,22 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             video = await stack.enter_async_context(
                 VideoService(settings, bus=bus, drones=drones, zones=zones, book=book, sim=sim)
             )
+            recorder = await stack.enter_async_context(
+                Recorder(
+                    RecordingSettings(
+                        Path(settings.video_dir),
+                        segment_s=settings.video_segment_s,
+                        retention_days=settings.video_retention_days,
+                        enabled=settings.video_record,
+                    ),
+                    store,
+                    bus,
+                    video.relay,
+                    clock,
+                    # clustered: the instance holding a drone's link records it
+                    owns=drones.is_local if settings.clustered else None,
+                )
+            )
             services = Services(
                 settings=settings,
                 store=store,
@@ -232,10 +252,13 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
                 clock=clock,
                 demo_tokens=tokens,
                 video=video,
+                recorder=recorder,
             )
             if settings.mqtt_url is not None:
                 await _join(services, stack, remote, leased)
-            await _recover(services, await store.active_missions())
+            active = await store.active_missions()
+            await _recover(services, active)
+            await recorder.resume(active)
             app.state.services = services
             _print_tokens(tokens)
             yield
@@ -247,8 +270,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    routers = (incidents_api, missions_api, drones_api, zones_api, plans_api, ws_api, video_api)
-    for module in routers:
+    routers = (incidents_api, missions_api, drones_api, zones_api, plans_api, ws_api)
+    for module in (*routers, video_api, recordings_api):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -41,7 +41,13 @@ Width = Annotated[
 ]
 
 
-async def _reader(request: Request, token: Annotated[str | None, Query()] = None) -> Actor:
+TokenQuery = Annotated[
+    str | None,
+    Query(description="access token, for clients that cannot send headers (<img>, walls)"),
+]
+
+
+async def _reader(request: Request, token: TokenQuery = None) -> Actor:
     """A reading role by ``Authorization: Bearer`` or ``?token=``."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")

@@ -171,6 +171,8 @@ class VideoService:
         """
         spec = self._configured.get(drone_id)
         if spec is not None:
+            if spec.kind == "sim" and self._sim_frames(drone_id, configured=True) is None:
+                raise NoVideoSource(drone_id)  # "sim" for a drone the built-in sim lacks
             return spec
         if self._sim_frames(drone_id) is not None:
             return SourceSpec(kind="sim")
@@ -194,8 +196,11 @@ class VideoService:
                 found[drone_id] = self.source_of(drone_id).redacted()
         return found
 
-    def _sim_frames(self, drone_id: int) -> Any:
-        if self._sim is None:
+    def _sim_frames(self, drone_id: int, *, configured: bool = False) -> Any:
+        """The in-process frames of a built-in drone: by default only with
+        ``sim_camera=inproc`` (with ``rtp`` the simulated cameras stream like PX4's and
+        are watched through what they announce); always when ``sim`` was configured."""
+        if self._sim is None or not (configured or self.settings.sim_camera == "inproc"):
             return None
         try:
             return self._sim.vehicle(drone_id).frames
@@ -210,7 +215,7 @@ class VideoService:
             on_status,
             self._source_settings,
             label=f"drone-{drone_id}",
-            sim_frames=self._sim_frames(drone_id) if spec.kind == "sim" else None,
+            sim_frames=self._sim_frames(drone_id, configured=True) if spec.kind == "sim" else None,
         )
 
     # -- status --------------------------------------------------------------------------------

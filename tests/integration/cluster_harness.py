@@ -85,6 +85,8 @@ class Instance:
             "MC_PORT": str(self.port),
             "MC_INSTANCE_ID": name,
             "MC_DEMO_USERS": "false",
+            "MC_VIDEO_RECORD": "false",  # no recording CPU in the cluster tests
+            "MC_VIDEO_DIR": str(log_dir / f"{name}-recordings"),
             **env,
         }
         self.log_path = log_dir / f"{name}.log"

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,7 +112,17 @@ async def running_service(**overrides: Any) -> AsyncIterator[ServiceHandle]:
     """Start the service with ``Settings(**overrides)`` and stop it on exit."""
     overrides.setdefault("port", free_tcp_port())
     overrides.setdefault("pending_ttl_s", 300.0)
-    settings = Settings(**overrides)
+    # evidence recording costs a core's tenth per flying drone: only the video tests record;
+    # recordings go to a fresh directory, never the working directory
+    overrides.setdefault("video_record", False)
+    with tempfile.TemporaryDirectory(prefix="mc-test-recordings-") as recordings:
+        overrides.setdefault("video_dir", recordings)
+        async with _serving(Settings(**overrides)) as handle:
+            yield handle
+
+
+@contextlib.asynccontextmanager
+async def _serving(settings: Settings) -> AsyncIterator[ServiceHandle]:
     app = create_app(settings)
     config = uvicorn.Config(
         app,

@@ -230,10 +230,35 @@ def matrix() -> list[Row]:
         ),
         Row("DELETE", "/api/zones/{zone_id}", admin),
         Row("POST", "/api/plans/preview", p_a, json=incident_at(250, 10, drone_id=1)),
+        Row("GET", "/api/video", READERS),
+        Row("GET", "/api/drones/{drone_id}/snapshot.jpg", READERS),
+        # a live MJPEG response never ends: an unknown drone's 404 proves the role passed
+        Row(
+            "GET",
+            "/api/drones/{drone_id}/video.mjpeg",
+            READERS,
+            frozenset({404}),
+            url="/api/drones/99/video.mjpeg",
+        ),
+        Row("GET", "/api/recordings", READERS),
+        Row("GET", "/api/recordings/{recording_id}", READERS, frozenset({404}), url=_REC),
+        Row("GET", "/api/recordings/{recording_id}/export", p_a, frozenset({404}), url=_EXPORT),
+        Row(
+            "POST",
+            "/api/recordings/{recording_id}/retain",
+            admin,
+            frozenset({404}),
+            url=f"{_REC}/retain",
+            json={"retain_until": "2030-01-01T00:00:00Z"},
+        ),
     ]
 
 
-WEBSOCKETS = {"/ws/telemetry": READERS, "/ws/events": READERS}
+_REC = "/api/recordings/rec-unknown"
+_EXPORT = f"{_REC}/export"
+
+
+WEBSOCKETS = {"/ws/telemetry": READERS, "/ws/events": READERS, "/ws/video/{drone_id}": READERS}
 
 
 def declared_routes() -> set[tuple[str, str]]:
@@ -316,7 +341,8 @@ async def test_every_route_admits_exactly_its_roles(tmp_path: Path) -> None:
         for path, allowed in WEBSOCKETS.items():
             for caller in CALLERS:
                 token = tokens[caller]
-                url = f"{svc.ws_url}{path}?since=0" + ("" if token is None else f"&token={token}")
+                where = path.format(**ids)
+                url = f"{svc.ws_url}{where}?since=0" + ("" if token is None else f"&token={token}")
                 status = await _ws_status(url)
                 want = 401 if caller in (None, "bogus") else 101 if caller in allowed else 403
                 if status != want:
@@ -443,6 +469,12 @@ BAD: dict[str, Bad] = {
     "unknown action": Bad("pilot", "POST", "/api/missions/{pending}/launch", None, 422, "action", "approve"),
     "unknown drone": Bad("viewer", "GET", "/api/drones/99", None, 404, None, "99"),
     "unknown zone": Bad("admin", "DELETE", "/api/zones/NOPE", None, 404, None, "NOPE"),
+    "snapshot of a drone without video": Bad("viewer", "GET", "/api/drones/99/snapshot.jpg", None, 404, None, "drone 99 has no video source"),
+    "snapshot width 0": Bad("viewer", "GET", "/api/drones/1/snapshot.jpg", None, 422, "width", "greater than or equal to 1", {"width": "0"}),
+    "snapshot width text": Bad("viewer", "GET", "/api/drones/1/snapshot.jpg", None, 422, "width", "valid integer", {"width": "wide"}),
+    "mjpeg width huge": Bad("viewer", "GET", "/api/drones/1/video.mjpeg", None, 422, "width", "less than or equal to 16384", {"width": "99999"}),
+    "unknown recording": Bad("viewer", "GET", "/api/recordings/rec-nope", None, 404, None, "rec-nope"),
+    "retain not a date": Bad("admin", "POST", "/api/recordings/rec-nope/retain", '{"retain_until": "soon"}', 422, "retain_until", "datetime"),
     "pause pending": Bad("pilot", "POST", "/api/missions/{pending}/pause", None, 409, None, "pending_approval"),
     "resume pending": Bad("pilot", "POST", "/api/missions/{pending}/resume", None, 409, None, "pending_approval"),
     "approve rejected": Bad("pilot", "POST", "/api/missions/{rejected}/approve", None, 409, None, "rejected"),

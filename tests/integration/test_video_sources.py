@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import socket
 import statistics
 import subprocess
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from rtsp_server import RtspRelay
+from video_harness import free_even_port, need_ffmpeg, rtp_sender
 
 from flight_plans.geodesy import GeoPoint
 from mission_control.video.frames import CameraView, DecodedFrame, SourceState, SourceStatus
@@ -32,25 +31,16 @@ from sim.video import FrameSource, RtpH264Streamer
 
 pytestmark = pytest.mark.integration
 
-FFMPEG = "/usr/bin/ffmpeg"
+
+@pytest.fixture(scope="session")
+def ffmpeg() -> str:
+    return need_ffmpeg()
+
+
 ORIGIN = GeoPoint(47.397743, 8.545594)
 FAST = SourceSettings(
     open_timeout_s=2.0, read_timeout_s=1.0, backoff_initial_s=0.2, backoff_max_s=1.0
 )
-
-
-@pytest.fixture(scope="session")
-def ffmpeg() -> str:
-    """Debian's ffmpeg; installed when missing and we are root with apt-get, else a failure."""
-    if not os.access(FFMPEG, os.X_OK) and os.geteuid() == 0 and shutil.which("apt-get"):
-        for args in (["install"], ["update"], ["install"]):
-            cmd = ["apt-get", *args, "-y", "-q"] + (["ffmpeg"] if args == ["install"] else [])
-            subprocess.run(cmd, capture_output=True, check=False)
-            if os.access(FFMPEG, os.X_OK):
-                break
-    if not os.access(FFMPEG, os.X_OK):  # a missing tool is a set-up failure, not a skip
-        pytest.fail(f"{FFMPEG} is needed for the video source tests: apt-get install ffmpeg")
-    return FFMPEG
 
 
 @pytest.fixture(autouse=True)
@@ -60,51 +50,11 @@ def no_source_thread_left() -> Iterator[None]:
     assert left == [], f"source threads still running: {left}"
 
 
-def free_even_port() -> int:
-    """An even UDP port P with P and P + 1 free (FFmpeg binds P + 1 for RTCP)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            port: int = probe.getsockname()[1] & ~1
-        held: list[socket.socket] = []
-        try:
-            for p in (port, port + 1):
-                held.append(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
-                held[-1].bind(("0.0.0.0", p))
-        except OSError:
-            continue
-        finally:
-            for sock in held:
-                sock.close()
-        return port
-    raise RuntimeError("no two free consecutive UDP ports")
-
-
 def closed_tcp_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
     return port  # nothing listens on it any more
-
-
-@asynccontextmanager
-async def rtp_sender(ffmpeg: str, port: int, *, size: str = "640x360") -> AsyncIterator[None]:
-    """A real-time ffmpeg testsrc2 → x264 zerolatency → RTP/UDP sender to 127.0.0.1:port."""
-    cmd = [
-        ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
-        "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30", "-pix_fmt", "yuv420p",
-        "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "15",
-        "-x264-params", "repeat-headers=1",
-        "-f", "rtp", "-payload_type", "96", f"rtp://127.0.0.1:{port}",
-    ]  # fmt: skip
-    proc = await asyncio.create_subprocess_exec(
-        *cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
-    )
-    try:
-        yield
-    finally:
-        proc.kill()  # like a camera losing power: no goodbye
-        await asyncio.wait_for(proc.wait(), 10)
 
 
 @dataclass
@@ -375,12 +325,15 @@ async def test_rtsp_pull_over_tcp_interleaved(ffmpeg: str) -> None:
         async with source(parse_source(url), probe, label="rtsp-a") as src:
             await probe.until("15 frames", lambda: len(probe.frames) >= 15, 8.0)
             open_s = src.open_s
+        # the capture was released cleanly: FFmpeg's TEARDOWN reaches the server's task soon
+        async with asyncio.timeout(3.0):
+            while "TEARDOWN" not in [m for m, _ in relay.requests]:
+                await asyncio.sleep(0.02)
         methods = [m for m, _ in relay.requests]
         setup = next(h for m, h in relay.requests if m == "SETUP")
     assert probe.states[:2] == [SourceState.CONNECTING, SourceState.UP]
     assert probe.frames[-1].shape == (360, 640, 3)
     assert methods[:4] == ["OPTIONS", "DESCRIBE", "SETUP", "PLAY"]
-    assert "TEARDOWN" in methods  # the capture was released cleanly
     assert "RTP/AVP/TCP" in setup["transport"]
     assert all("pw" not in s.url for s in probe.statuses)
     print(f"rtsp open {open_s:.2f} s")
