@@ -14,9 +14,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
+from mission_control.api.lag import BehindWindow
 from mission_control.api.telemetry_json import TelemetryStreamError, encode_json
-
-_LAG_BINS = 20  # the lag window (twice disconnect_after_s) is summed in this many bins
 
 Key = tuple[int, str]
 """(drone id, kind)."""
@@ -151,11 +150,8 @@ class TelemetryClient:
 
     __slots__ = (
         "_batch_since_s",
-        "_bin_index",
-        "_bin_width_s",
-        "_bins",
+        "_behind",
         "_closed",
-        "_counted_until_s",
         "_drones",
         "_floor_s",
         "_interval_s",
@@ -196,10 +192,7 @@ class TelemetryClient:
         self._floor_s = now_s  # nothing counts as waiting for this client before this
         self._waiting_since_s = now_s  # when the pending dict last became non-empty
         self._batch_since_s = now_s  # ... as of the batch being sent
-        self._counted_until_s = now_s  # time behind is counted up to here
-        self._bin_width_s = 2.0 * settings.disconnect_after_s / _LAG_BINS
-        self._bins = [0.0] * _LAG_BINS  # seconds behind per bin of the window
-        self._bin_index = int(now_s / self._bin_width_s)
+        self._behind = BehindWindow(2.0 * settings.disconnect_after_s, now_s)
         self._noticed = 0
         self.sent_messages = 0
         self.sent_entries = 0
@@ -273,9 +266,7 @@ class TelemetryClient:
         if not late and send_s <= s.blocked_send_s:
             return None
         # late, or held up by a full socket buffer (fresh data queued behind stale bytes)
-        behind_in_window_s = self._count_behind(
-            max(self._batch_since_s, self._counted_until_s), now_s
-        )
+        behind_in_window_s = self._behind.add(self._batch_since_s, now_s)
         if behind_in_window_s > s.disconnect_after_s:
             window_s = 2.0 * s.disconnect_after_s
             raise ClientLagging(self.id, behind_s, behind_in_window_s, window_s)
@@ -285,16 +276,6 @@ class TelemetryClient:
         skipped, self._noticed = self.superseded - self._noticed, self.superseded
         notice = {"kind": "lag", "skipped": skipped, "behind_s": round(behind_s, 3)}
         return "[" + encode_json(notice) + "]"
-
-    def _count_behind(self, from_s: float, to_s: float) -> float:
-        """Add ``[from_s, to_s]`` to the time behind; return the total within the window."""
-        bins, index = self._bins, int(to_s / self._bin_width_s)
-        for i in range(max(self._bin_index + 1, index - _LAG_BINS + 1), index + 1):
-            bins[i % _LAG_BINS] = 0.0  # bins that left the window
-        self._bin_index = max(self._bin_index, index)
-        bins[index % _LAG_BINS] += max(0.0, to_s - from_s)
-        self._counted_until_s = max(self._counted_until_s, to_s)
-        return sum(bins)
 
     async def run(self, send: Send) -> None:
         """Send batches (and lag notices) with ``send`` until something ends it.

@@ -48,6 +48,7 @@ from typing import TypeVar
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
+from mission_control.api.lag import BehindWindow
 from mission_control.video.errors import NoVideoSource, VideoError, VideoSettingsError
 from mission_control.video.frames import SourceStatus
 from mission_control.video.relay import (
@@ -87,7 +88,6 @@ MJPEG_MEDIA_TYPE = f"multipart/x-mixed-replace; boundary={BOUNDARY}"
 
 ACK_WINDOW = 2
 """Frames a flow-controlled client may have unacknowledged (one shown, one arriving)."""
-_LAG_BINS = 20  # the lag window (twice disconnect_after_s) is summed in this many bins
 _T = TypeVar("_T")
 
 
@@ -134,11 +134,7 @@ class LagMeter:
     def __init__(self, settings: RelaySettings, viewer_id: int, opened_mono_s: float) -> None:
         self._settings = settings
         self._viewer_id = viewer_id
-        self._floor_s = opened_mono_s
-        self._counted_until_s = opened_mono_s
-        self._bin_width_s = 2.0 * settings.disconnect_after_s / _LAG_BINS
-        self._bins = [0.0] * _LAG_BINS  # seconds behind per bin of the window
-        self._bin_index = int(opened_mono_s / self._bin_width_s)
+        self._behind = BehindWindow(2.0 * settings.disconnect_after_s, opened_mono_s)
         self.late_sends = 0
         self.blocked_sends = 0
 
@@ -157,22 +153,11 @@ class LagMeter:
         self.late_sends += late
         self.blocked_sends += blocked
         # late, or held up by a full buffer (the next frame waits behind this one)
-        since_s = max(now_s - max(behind_s, send_s), self._floor_s, self._counted_until_s)
-        behind_in_window_s = self._count(since_s, now_s)
+        behind_in_window_s = self._behind.add(now_s - max(behind_s, send_s), now_s)
         if behind_in_window_s > s.disconnect_after_s:
             window_s = 2.0 * s.disconnect_after_s
             raise ViewerLagging(self._viewer_id, behind_s, behind_in_window_s, window_s)
         return late
-
-    def _count(self, from_s: float, to_s: float) -> float:
-        """Add ``[from_s, to_s]`` to the time behind; return the total within the window."""
-        bins, index = self._bins, int(to_s / self._bin_width_s)
-        for i in range(max(self._bin_index + 1, index - _LAG_BINS + 1), index + 1):
-            bins[i % _LAG_BINS] = 0.0  # bins that left the window
-        self._bin_index = max(self._bin_index, index)
-        bins[index % _LAG_BINS] += max(0.0, to_s - from_s)
-        self._counted_until_s = max(self._counted_until_s, to_s)
-        return sum(bins)
 
 
 class Credit:
