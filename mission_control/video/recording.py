@@ -363,6 +363,7 @@ class Recorder:
             frames,
             on_segment=closed.put_nowait,
             on_end=active.wake.set,
+            title=f"mission {rec.mission_id}, drone {rec.drone_id}, recording {rec.id}",
         )
         saver = asyncio.create_task(
             self._save(rec, closed, frames), name=f"recorder: {rec.id} segments"

@@ -160,7 +160,9 @@ class _Segment:
         "width",
     )
 
-    def __init__(self, path: Path, n: int, width: int, height: int, enc: EncoderSettings) -> None:
+    def __init__(
+        self, path: Path, n: int, width: int, height: int, enc: EncoderSettings, title: str
+    ) -> None:
         self.path = path
         self.n = n
         self.width = width
@@ -170,6 +172,10 @@ class _Segment:
         self.last_s = 0.0
         self.container = av.open(str(path), mode="w", format="mpegts")
         try:
+            if title:  # the file itself says what it is evidence of (ffprobe shows it)
+                self.container.metadata["title"] = title
+                self.container.metadata["service_name"] = title[:250]
+                self.container.metadata["service_provider"] = "Mission Control"
             options = {"crf": str(enc.crf), "preset": enc.preset, "forced-idr": "1"}
             stream = self.container.add_stream("libx264", options=options)
             stream.width = width
@@ -194,14 +200,19 @@ class SegmentWriter:
         directory: where the files go (created if missing).
         settings: see :class:`EncoderSettings`.
         first_n: the number of the first segment (after a restart: one past the last).
+        title: written into each file's metadata (``title``, MPEG-TS ``service_name``),
+            e.g. the mission and drone it records.
     """
 
-    def __init__(self, directory: Path, settings: EncoderSettings, *, first_n: int = 1) -> None:
+    def __init__(
+        self, directory: Path, settings: EncoderSettings, *, first_n: int = 1, title: str = ""
+    ) -> None:
         if isinstance(first_n, bool) or not isinstance(first_n, int) or first_n < 1:
             raise VideoSettingsError("first_n", f"{first_n!r} must be an integer >= 1")
         self._dir = directory
         self._enc = settings
         self._next_n = first_n
+        self._title = title
         self._seg: _Segment | None = None
         self._origin_s: float | None = None
         self._last_pts = -1
@@ -299,7 +310,7 @@ class SegmentWriter:
         n = self._next_n
         path = self._dir / (segment_name(n) + PART_SUFFIX)
         try:
-            seg = _Segment(path, n, width, height, self._enc)
+            seg = _Segment(path, n, width, height, self._enc, self._title)
         except (av.FFmpegError, OSError) as exc:
             raise RecordingError("", f"cannot open {path.name}: {exc}") from exc
         seg.first_s = first_s
@@ -454,8 +465,10 @@ class WriterThread:
         *,
         on_segment: Callable[[SegmentInfo], None],
         on_end: Callable[[], None],
+        title: str = "",
     ) -> None:
         self._loop = asyncio.get_running_loop()
+        self._title = title
         self._dir = directory
         self._settings = settings
         self._first_n = first_n
@@ -481,7 +494,9 @@ class WriterThread:
 
     def _run(self) -> None:
         try:
-            with SegmentWriter(self._dir, self._settings, first_n=self._first_n) as writer:
+            with SegmentWriter(
+                self._dir, self._settings, first_n=self._first_n, title=self._title
+            ) as writer:
                 while (item := self._frames.take()) is not None:
                     if (info := writer.write(*item)) is not None:
                         self._call(self._on_segment, info)

@@ -87,6 +87,18 @@ def test_three_seconds_with_one_second_segments_make_three_decodable_files(tmp_p
         assert opencv_count(path) == (FPS, (320, 240))
 
 
+def test_each_file_names_what_it_records_in_its_metadata(tmp_path: Path) -> None:
+    """The title (mission, drone, recording) is every segment's MPEG-TS service name (in
+    its service description table: ``ffprobe -show_programs`` shows it)."""
+    title = "mission m-1, drone 3, recording rec-1"
+    frames = [(picture(i), T0_S + i / FPS) for i in range(2 * FPS)]
+    with SegmentWriter(tmp_path, EncoderSettings(segment_s=1.0), title=title) as writer:
+        infos = write_all(writer, frames)
+    assert len(infos) == 2
+    for info in infos:
+        assert title.encode() in (tmp_path / info.file).read_bytes()
+
+
 def test_timestamps_are_capture_times_strictly_increasing_with_a_keyframe_each_second(
     tmp_path: Path,
 ) -> None:
