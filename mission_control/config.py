@@ -15,6 +15,9 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mission_control.video.errors import SourceSpecError
+from mission_control.video.source_url import parse_source
+
 __all__ = ["Settings", "load_settings"]
 
 
@@ -147,6 +150,10 @@ class Settings(BaseSettings):
                 raise ValueError(f"drone id {drone_id}: must be a MAVLink system id 1..255")
             if not isinstance(url, str) or not url.strip():
                 raise ValueError(f"drone {drone_id}: the source must be a non-empty string")
+            try:
+                parse_source(url)
+            except SourceSpecError as exc:
+                raise ValueError(f"drone {drone_id}: {exc}") from None
         return value
 
     @field_validator("video_tiers_px")
