@@ -26,6 +26,7 @@ from mission_control.api import incidents as incidents_api
 from mission_control.api import missions as missions_api
 from mission_control.api import plans as plans_api
 from mission_control.api import recordings as recordings_api
+from mission_control.api import ui as ui_api
 from mission_control.api import video as video_api
 from mission_control.api import ws as ws_api
 from mission_control.api import zones as zones_api
@@ -54,6 +55,7 @@ from mission_control.vehicles.fleet import VehicleFleet
 from mission_control.vehicles.health import HealthThresholds
 from mission_control.vehicles.settings import VehicleLinkSettings
 from mission_control.video.recording import Recorder, RecordingSettings
+from mission_control.web import install_web
 from sim.fleet import Fleet, FleetConfig
 
 __all__ = ["Services", "create_app"]
@@ -271,8 +273,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     )
     install_error_handlers(app)
     routers = (incidents_api, missions_api, drones_api, zones_api, plans_api, ws_api)
-    for module in (*routers, video_api, recordings_api):
+    for module in (*routers, video_api, recordings_api, ui_api):
         app.include_router(module.router)
+    install_web(app, settings)  # after the API: "/" and its mounts never shadow /api, /ws
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
 

@@ -142,6 +142,33 @@ class Settings(BaseSettings):
         30.0, gt=0, le=36_500, description="keep recordings this long after they stop"
     )
 
+    map_tiles_url: str | None = Field(
+        None,
+        description="web UI map tiles: an http(s) URL template with {z}, {x} and {y} "
+        "(OpenStreetMap style, {s} for subdomains); unset: a plain grid with a scale",
+    )
+    map_attribution: str = Field(
+        "", max_length=500, description="the tile provider's attribution shown on the map"
+    )
+    map_max_zoom: int = Field(19, ge=1, le=22, description="the web UI map's deepest zoom level")
+
+    @field_validator("map_tiles_url")
+    @classmethod
+    def _tiles_template(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        scheme, _, rest = value.partition("://")
+        host = rest.split("/", 1)[0]
+        if scheme not in ("http", "https") or not host:
+            raise ValueError(f"{value!r}: must be an http:// or https:// URL template")
+        if any(c.isspace() or c in "\"';," for c in value):
+            raise ValueError(f"{value!r}: no spaces, quotes, commas or semicolons in the URL")
+        missing = [p for p in ("{z}", "{x}", "{y}") if p not in value]
+        if missing:
+            raise ValueError(f"{value!r}: the template lacks {', '.join(missing)}")
+        return value
+
     @field_validator("video_sources")
     @classmethod
     def _video_ids(cls, value: dict[int, str]) -> dict[int, str]:
