@@ -10,9 +10,12 @@ from fastapi.responses import Response
 
 from flight_plans.qgc import dumps_plan
 from mission_control.api.auth import READERS, Role, require
+from mission_control.api.responders import owns_incident, owns_mission
 from mission_control.api.schemas import CommandIn, MissionOut, MissionSummaryOut
 from mission_control.api.state import services_of
+from mission_control.domain.errors import InvalidField
 from mission_control.domain.mission import Mission, MissionState
+from mission_control.services.errors import NotFoundError
 from mission_control.services.views import mission_json, mission_summary_json
 from mission_control.store import Actor
 
@@ -21,12 +24,20 @@ router = APIRouter(prefix="/api/missions", tags=["missions"])
 Action = Literal["approve", "reject", "pause", "resume", "rtl", "abort"]
 
 
-@router.get("", response_model=list[MissionSummaryOut], summary="List missions (newest first)")
+_FOLLOWERS = (*READERS, Role.RESPONDER)
+"""Who may read missions: the reading roles, and a responder for its own incidents."""
+
+
+@router.get(
+    "",
+    response_model=list[MissionSummaryOut],
+    summary="List missions (newest first); a responder sees those of its own incidents",
+)
 async def list_missions(
     request: Request,
-    actor: Annotated[Actor, Depends(require(*READERS))],
+    actor: Annotated[Actor, Depends(require(*_FOLLOWERS))],
     state: Annotated[
-        list[MissionState] | None,
+        list[str] | None,
         Query(description="only these states (repeat or comma-separate)"),
     ] = None,
     incident_id: Annotated[
@@ -38,8 +49,14 @@ async def list_missions(
     limit: Annotated[int, Query(ge=1, le=1000, description="at most this many (1..1000)")] = 100,
     offset: Annotated[int, Query(ge=0, description="skip this many first (paging)")] = 0,
 ) -> list[dict[str, Any]]:
-    found = await services_of(request).store.list_missions(
-        state=set(state) if state else None,
+    services = services_of(request)
+    states = _states(state)
+    if actor.role == Role.RESPONDER and (
+        incident_id is None or not await owns_incident(services, actor, incident_id)
+    ):
+        return []  # a responder lists the missions of one of its incidents
+    found = await services.store.list_missions(
+        state=states,
         incident_id=incident_id,
         drone_id=drone_id,
         limit=limit,
@@ -48,15 +65,36 @@ async def list_missions(
     return [mission_summary_json(m) for m in found]
 
 
+def _states(raw: list[str] | None) -> set[MissionState] | None:
+    """``?state=a&state=b`` or ``?state=a,b``.
+
+    Raises:
+        InvalidField: an unknown state (names it and the known ones).
+    """
+    if not raw:
+        return None
+    names = [p.strip() for r in raw for p in r.split(",") if p.strip()]
+    known = {s.value for s in MissionState}
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise InvalidField("state", f"unknown {unknown}; known: {sorted(known)}")
+    return {MissionState(n) for n in names} or None
+
+
 async def _mission(request: Request, mission_id: str) -> Mission:
     return await services_of(request).book.mission(mission_id)
 
 
 @router.get("/{mission_id}", response_model=MissionOut, summary="One mission, with its plan")
 async def get_mission(
-    mission_id: str, request: Request, actor: Annotated[Actor, Depends(require(*READERS))]
+    mission_id: str, request: Request, actor: Annotated[Actor, Depends(require(*_FOLLOWERS))]
 ) -> dict[str, Any]:
-    return mission_json(await _mission(request, mission_id))
+    mission = await _mission(request, mission_id)
+    if actor.role == Role.RESPONDER and not await owns_mission(
+        services_of(request), actor, mission
+    ):
+        raise NotFoundError("mission", mission_id)  # not 403: the id is not even confirmed
+    return mission_json(mission)
 
 
 @router.get(
@@ -97,7 +135,7 @@ async def command(
     services = services_of(request)
     reason = body.reason if body is not None else ""
     if action == "approve":
-        mission = await services.approvals.approve(mission_id, actor)
+        mission = await services.approvals.approve(mission_id, actor, reason)
     elif action == "reject":
         mission = await services.approvals.reject(mission_id, actor, reason)
     else:

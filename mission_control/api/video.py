@@ -1,6 +1,8 @@
 """Live video: ``/ws/video/{drone_id}``, snapshots, MJPEG and the sources' status.
 
-Every route admits the reading roles (pilot, viewer, admin). The websocket and the two
+Every route admits the reading roles (pilot, viewer, admin); a drone's video (websocket,
+snapshot, MJPEG) also admits a responder while that drone serves a mission for an incident
+the responder reported (its overwatch), and refuses it (403) otherwise. The websocket and the two
 image routes take the token as ``?token=`` (an ``<img src>`` or a video wall cannot send
 headers); the image routes also accept ``Authorization: Bearer``. ``?width=`` picks the
 size: the smallest configured width at least that wide, else full size (never upscaled).
@@ -14,7 +16,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket, status
 from fastapi.responses import Response, StreamingResponse
 
-from mission_control.api.auth import READERS, authenticate_token
+from mission_control.api.auth import READERS, Role, authenticate_token
+from mission_control.api.responders import owns_drone_video
 from mission_control.api.state import services_of
 from mission_control.api.video_stream import (
     MJPEG_MEDIA_TYPE,
@@ -47,8 +50,7 @@ TokenQuery = Annotated[
 ]
 
 
-async def _reader(request: Request, token: TokenQuery = None) -> Actor:
-    """A reading role by ``Authorization: Bearer`` or ``?token=``."""
+async def _caller(request: Request, token: str | None) -> Actor:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     given = value.strip() if scheme.lower() == "bearer" and value.strip() else token
@@ -59,12 +61,41 @@ async def _reader(request: Request, token: TokenQuery = None) -> Actor:
             "a valid token is required (Authorization: Bearer TOKEN or ?token=TOKEN)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    if actor.role not in READERS:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {actor.role!r} may not watch video")
     return actor
 
 
+async def _reader(request: Request, token: TokenQuery = None) -> Actor:
+    """A reading role by ``Authorization: Bearer`` or ``?token=``."""
+    actor = await _caller(request, token)
+    if actor.role not in READERS:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {actor.role!r} may not do this")
+    return actor
+
+
+async def _watcher(request: Request, drone_id: int, token: TokenQuery = None) -> Actor:
+    """A reading role, or a responder for the drone now assigned to (flying) a mission for
+    an incident it reported; by ``Authorization: Bearer`` or ``?token=``."""
+    actor = await _caller(request, token)
+    if actor.role == Role.RESPONDER and await owns_drone_video(
+        services_of(request), actor, drone_id
+    ):
+        return actor
+    if actor.role not in READERS:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, _refusal(actor, drone_id))
+    return actor
+
+
+def _refusal(actor: Actor, drone_id: int) -> str:
+    if actor.role == Role.RESPONDER:
+        return (
+            f"role 'responder' may watch only the drone serving its own incident; "
+            f"drone {drone_id} is not"
+        )
+    return f"role {actor.role!r} may not watch video"
+
+
 Reader = Annotated[Actor, Depends(_reader)]
+Watcher = Annotated[Actor, Depends(_watcher)]
 
 
 def _video(request: Request | WebSocket) -> VideoService:
@@ -77,9 +108,14 @@ def _video(request: Request | WebSocket) -> VideoService:
 @router.websocket("/ws/video/{drone_id}")
 async def video_ws(websocket: WebSocket, drone_id: int) -> None:
     """One drone's live video: binary frames (32-byte header + JPEG) and JSON status."""
-    if await _admit(websocket) is None:
+    actor = await _admit(websocket, responders=True)
+    if actor is None:
         return
-    video = services_of(websocket).video
+    services = services_of(websocket)
+    if actor.role == Role.RESPONDER and not await owns_drone_video(services, actor, drone_id):
+        await _deny(websocket, 403, _refusal(actor, drone_id))
+        return
+    video = services.video
     if video is None:
         await _deny(websocket, 503, "video is not running")
         return
@@ -110,7 +146,9 @@ async def video_ws(websocket: WebSocket, drone_id: int) -> None:
     responses={200: {"content": {"image/jpeg": {}}}},
     summary="The newest frame of a drone's camera as a JPEG",
 )
-async def snapshot(drone_id: int, request: Request, actor: Reader, width: Width = None) -> Response:
+async def snapshot(
+    drone_id: int, request: Request, actor: Watcher, width: Width = None
+) -> Response:
     video = _video(request)
     frame = await video.relay.snapshot(drone_id, width, SNAPSHOT_TIMEOUT_S)
     return Response(
@@ -130,7 +168,7 @@ async def snapshot(drone_id: int, request: Request, actor: Reader, width: Width 
     responses={200: {"content": {"multipart/x-mixed-replace": {}}}},
     summary="A drone's live video as MJPEG (multipart/x-mixed-replace), for <img> and walls",
 )
-async def mjpeg(drone_id: int, request: Request, actor: Reader, width: Width = None) -> Response:
+async def mjpeg(drone_id: int, request: Request, actor: Watcher, width: Width = None) -> Response:
     video = _video(request)
     video.relay.admit(drone_id, width)  # 404 / 422 before the response starts
     tune_send_buffer(request, video.relay.settings.socket_send_buffer_bytes)

@@ -1,7 +1,9 @@
 """Websockets: ``/ws/telemetry`` (latest-wins) and ``/ws/events`` (ordered, replayable).
 
-Both authenticate with ``?token=`` (roles pilot, viewer, admin): a missing or unknown token
-is refused with HTTP 401, another role with 403, before the socket is accepted.
+Both authenticate with ``?token=`` (roles pilot, viewer, admin; ``/ws/events`` also admits a
+responder, who gets only the events of its own incidents, their missions and their alerts):
+a missing or unknown token is refused with HTTP 401, another role with 403, before the
+socket is accepted.
 
 ``/ws/events?since=SEQ`` first replays the stored events after ``SEQ``, then sends new
 ones as they happen, each one JSON object ``{seq, kind, subject_id, at, payload}`` in
@@ -16,12 +18,14 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
-from mission_control.api.auth import READERS, authenticate_token
+from mission_control.api.auth import READERS, Role, authenticate_token
+from mission_control.api.responders import ResponderScope
 from mission_control.api.state import services_of
 from mission_control.api.telemetry_hub import serve_telemetry
 from mission_control.domain.events import Event
@@ -39,13 +43,16 @@ REPLAY_PAGE = 500
 SEND_TIMEOUT_S = 10.0
 
 
-async def _admit(websocket: WebSocket) -> Actor | None:
+async def _admit(websocket: WebSocket, *, responders: bool = False) -> Actor | None:
+    """The caller, if its ``?token=`` is valid and its role may watch (else the socket is
+    refused: 401 or 403). ``responders``: a responder is admitted too (the route then
+    limits what it sees to its own incidents)."""
     token = websocket.query_params.get("token")
     actor = await authenticate_token(websocket, token)
     if actor is None:
         await _deny(websocket, 401, "a valid ?token= is required")
         return None
-    if actor.role not in READERS:
+    if actor.role not in READERS and not (responders and actor.role == Role.RESPONDER):
         await _deny(websocket, 403, f"role {actor.role!r} may not watch this")
         return None
     return actor
@@ -89,19 +96,23 @@ async def telemetry(websocket: WebSocket) -> None:
 
 @router.websocket("/ws/events")
 async def events(websocket: WebSocket) -> None:
-    """Incident, mission and alert events in order; ``?since=SEQ`` replays missed ones."""
-    if await _admit(websocket) is None:
+    """Incident, mission and alert events in order; ``?since=SEQ`` replays missed ones.
+    A responder gets only those of its own incidents (and their missions and alerts)."""
+    actor = await _admit(websocket, responders=True)
+    if actor is None:
         return
     since = _int_param(websocket, "since")
     if since is not None and since < 0:
         await _deny(websocket, 422, "since: a sequence number >= 0")
         return
     services = services_of(websocket)
+    scope = await ResponderScope.load(services, actor) if actor.role == Role.RESPONDER else None
+    admits = scope.admits if scope is not None else _everything
     async with services.bus.subscribe("events/#", maxsize=EVENT_QUEUE, policy="drop_oldest") as sub:
         last = since if since is not None else await services.store.last_event_seq()
         await websocket.accept()
         sender = asyncio.create_task(
-            _send_events(websocket, services.store, sub, last), name="events-ws-send"
+            _send_events(websocket, services.store, sub, last, admits), name="events-ws-send"
         )
         receiver = asyncio.create_task(_until_disconnect(websocket), name="events-ws-receive")
         try:
@@ -122,8 +133,14 @@ async def _until_disconnect(websocket: WebSocket) -> None:
             pass
 
 
-async def _send_events(websocket: WebSocket, store: Any, sub: Any, last: int) -> None:
-    last = await _replay(websocket, store, last)
+def _everything(event: Event) -> bool:
+    return True
+
+
+async def _send_events(
+    websocket: WebSocket, store: Any, sub: Any, last: int, admits: Callable[[Event], bool]
+) -> None:
+    last = await _replay(websocket, store, last, admits)
     dropped = sub.dropped
     async for message in sub:
         event = message.event
@@ -131,18 +148,22 @@ async def _send_events(websocket: WebSocket, store: Any, sub: Any, last: int) ->
             continue
         if event.seq != last + 1 or sub.dropped != dropped:
             dropped = sub.dropped
-            last = await _replay(websocket, store, last)  # fill the gap from the store
+            last = await _replay(websocket, store, last, admits)  # fill the gap from the store
             if event.seq <= last:
                 continue
-        await _send(websocket, event.to_json())
+        if admits(event):
+            await _send(websocket, event.to_json())
         last = event.seq
 
 
-async def _replay(websocket: WebSocket, store: Any, last: int) -> int:
+async def _replay(
+    websocket: WebSocket, store: Any, last: int, admits: Callable[[Event], bool]
+) -> int:
     while True:
         page: list[Event] = await store.events_since(last, limit=REPLAY_PAGE)
         for event in page:
-            await _send(websocket, event.to_json())
+            if admits(event):
+                await _send(websocket, event.to_json())
             last = event.seq
         if len(page) < REPLAY_PAGE:
             return last

@@ -68,8 +68,9 @@ class Approvals:
                 await self._task
             self._task = None
 
-    async def approve(self, mission_id: str, actor: Actor) -> Mission:
-        """Record the pilot's approval after a fresh airspace check, then fly.
+    async def approve(self, mission_id: str, actor: Actor, comment: str = "") -> Mission:
+        """Record the pilot's approval after a fresh airspace check, then fly. ``comment``
+        (the pilot's words) is kept in the transition's reason, history and audit entry.
 
         Raises:
             NotFoundError; IllegalTransition (not pending, or expired now);
@@ -104,7 +105,7 @@ class Approvals:
             S.APPROVED,
             actor,
             reason=f"approved by {actor.name}; airspace re-checked against "
-            f"{report.zones_total} zones",
+            f"{report.zones_total} zones" + (f"; comment: {comment}" if comment else ""),
             change=lambda m: m.with_airspace_report(doc, at=now),
         )
         self._executor.start(approved)

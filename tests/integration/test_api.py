@@ -38,6 +38,7 @@ from service_harness import (
     wait_for,
 )
 from sim_harness import free_udp_port
+from starlette.routing import Mount
 
 from flight_plans.geodesy import GeoPoint, destination
 from mission_control.app import create_app
@@ -204,8 +205,9 @@ def matrix() -> list[Row]:
         Row(
             "POST", "/api/incidents/{incident_id}/close", p_a, url="/api/incidents/{closable}/close"
         ),
-        Row("GET", "/api/missions", READERS),
-        Row("GET", "/api/missions/{mission_id}", READERS),
+        # a responder follows the missions of its own incidents (the matrix's mission is one)
+        Row("GET", "/api/missions", EVERYONE),
+        Row("GET", "/api/missions/{mission_id}", EVERYONE),
         Row("GET", "/api/missions/{mission_id}/plan", READERS),
         # nothing may fly: approve and abort an unknown mission (404 proves the role
         # passed), reject the real one, then the in-flight commands are conflicts
@@ -231,6 +233,8 @@ def matrix() -> list[Row]:
         Row("DELETE", "/api/zones/{zone_id}", admin),
         Row("POST", "/api/plans/preview", p_a, json=incident_at(250, 10, drone_id=1)),
         Row("GET", "/api/video", READERS),
+        # the responder's mission was rejected above: drone 1 is not its to watch any more
+        # (test_responder_follow.py covers the drone serving its incident)
         Row("GET", "/api/drones/{drone_id}/snapshot.jpg", READERS),
         # a live MJPEG response never ends: an unknown drone's 404 proves the role passed
         Row(
@@ -251,6 +255,13 @@ def matrix() -> list[Row]:
             url=f"{_REC}/retain",
             json={"retain_until": "2030-01-01T00:00:00Z"},
         ),
+        # the web UI: its page, files and Leaflet load before login; it then asks who it is
+        Row("GET", "/", public),
+        Row("GET", "/favicon.ico", public),
+        Row("GET", "/static/{path}", public, url="/static/index.html"),
+        Row("GET", "/vendor/leaflet/{path}", public, url="/vendor/leaflet/leaflet.js"),
+        Row("GET", "/api/ui-config", public),
+        Row("GET", "/api/me", EVERYONE),
     ]
 
 
@@ -258,7 +269,11 @@ _REC = "/api/recordings/rec-unknown"
 _EXPORT = f"{_REC}/export"
 
 
-WEBSOCKETS = {"/ws/telemetry": READERS, "/ws/events": READERS, "/ws/video/{drone_id}": READERS}
+WEBSOCKETS = {
+    "/ws/telemetry": READERS,
+    "/ws/events": EVERYONE,  # a responder gets its own incidents' events only
+    "/ws/video/{drone_id}": READERS,  # a responder only while drone 1 serves its incident
+}
 
 
 def declared_routes() -> set[tuple[str, str]]:
@@ -268,7 +283,9 @@ def declared_routes() -> set[tuple[str, str]]:
     for rc in iter_route_contexts(app.routes):
         route, path = rc.original_route, rc.path
         assert isinstance(path, str), rc
-        if isinstance(route, APIWebSocketRoute):
+        if isinstance(route, Mount):  # static files (the web UI): any path below it
+            out.add(("GET", f"{path}/{{path}}"))
+        elif isinstance(route, APIWebSocketRoute):
             out.add(("WS", path))
         else:
             methods = rc.methods or set()
@@ -467,6 +484,7 @@ BAD: dict[str, Bad] = {
     "plan of unknown mission": Bad("viewer", "GET", "/api/missions/m-nope/plan", None, 404, None, "m-nope"),
     "approve unknown mission": Bad("pilot", "POST", "/api/missions/m-nope/approve", None, 404, None, "m-nope"),
     "unknown action": Bad("pilot", "POST", "/api/missions/{pending}/launch", None, 422, "action", "approve"),
+    "missions of an unknown state": Bad("viewer", "GET", "/api/missions", None, 422, "state", "unknown ['flying']", {"state": "in_flight,flying"}),
     "unknown drone": Bad("viewer", "GET", "/api/drones/99", None, 404, None, "99"),
     "unknown zone": Bad("admin", "DELETE", "/api/zones/NOPE", None, 404, None, "NOPE"),
     "snapshot of a drone without video": Bad("viewer", "GET", "/api/drones/99/snapshot.jpg", None, 404, None, "drone 99 has no video source"),

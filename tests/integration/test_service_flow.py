@@ -70,9 +70,16 @@ async def test_incident_to_completed_mission_with_telemetry_and_ordered_events(
                 plan = (await c.get(f"/api/missions/{mission['id']}/plan")).json()
                 assert plan["fileType"] == "Plan"
                 assert len(plan["mission"]["items"]) == len(detail["items"])
-                r = await c.post(f"/api/missions/{mission['id']}/approve")
+                r = await c.post(
+                    f"/api/missions/{mission['id']}/approve",
+                    json={"reason": "shooter reported at the north entrance"},
+                )
                 assert r.status_code == 200, r.text
                 assert r.json()["approved_by"] == "demo-pilot"
+                # the pilot's comment is kept with the decision
+                assert r.json()["history"][-1]["reason"].endswith(
+                    "comment: shooter reported at the north entrance"
+                )
 
             async with await svc.ws("/ws/telemetry", "viewer") as tel:
                 seen: dict[str, Any] = {}
