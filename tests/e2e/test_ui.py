@@ -193,6 +193,9 @@ async def test_a_request_flies_from_the_responder_through_the_pilot_to_the_comma
             await admin.get_by_test_id("nav-zones").click()
             await expect(admin.get_by_test_id("zones-table")).to_be_visible()
             await expect(admin.get_by_test_id("zone-E2E-NFZ")).to_be_visible()
+            # the zone is drawn on the zones map, which is fitted to it
+            zones_map = admin.get_by_test_id("zones-map")
+            await expect(zones_map.locator("path.leaflet-interactive").first).to_be_visible()
             await screenshots.take(admin, "zones")
     console.check()
 

@@ -125,7 +125,13 @@ export class MapView {
   fitOnce(points, maxZoom = 17) {
     if (!points.length) return;
     if (this.following) this.setFollowing(false); // someone wants to look here: hold still
-    this.map.fitBounds(L.latLngBounds(points).pad(0.15), { maxZoom });
+    const fit = () => {
+      this.map.invalidateSize({ pan: false }); // the container may have been laid out since
+      this.map.fitBounds(L.latLngBounds(points).pad(0.15), { maxZoom });
+    };
+    const size = this.map.getSize();
+    if (size.x && size.y) fit();
+    else requestAnimationFrame(fit); // not laid out yet: fit once it has a size
   }
 
   // -- zones

@@ -98,8 +98,9 @@ export function mount(root, { config, user }) {
     return best;
   }
 
-  function etaText(m) {
+  function etaText(m, incident) {
     if (!m) return "—";
+    if (incident && incident.status === "covered" && FLYING.has(m.state)) return "on station";
     if (m.state === "pending_approval") return `${fmtDuration(m.eta_s)} after the pilot approves`;
     if (TERMINAL.has(m.state)) return words(m.state);
     const approved = toDate(m.approved_at);
@@ -149,7 +150,7 @@ export function mount(root, { config, user }) {
       const m = watch ? missionOf(i) : null;
       const droneId = m ? m.drone_id : droneFromReason(i.status_reason);
       setText(card.drone, droneId ? `drone ${droneId}${m ? ` · ${words(m.state)}` : ""}` : i.status === "unserviceable" ? "none" : "not yet");
-      setText(card.eta, m ? etaText(m) : watch || !droneId ? "—" : "shown to the pilot, not to this role");
+      setText(card.eta, m ? etaText(m, i) : watch || !droneId ? "—" : "shown to the pilot, not to this role");
       setText(card.meta, `${fmtLatLon(i.lat_deg, i.lon_deg)} · sent ${fmtTime(i.created_at)} · ${missionFromReason(i.status_reason) || i.id}`);
       if (videoDrone === null && m && (FLYING.has(m.state) || m.state === "ready") && droneId) videoDrone = droneId;
     }
@@ -221,7 +222,7 @@ export function mount(root, { config, user }) {
   const ticker = setInterval(() => {
     if (watch) for (const card of cards.values()) {
       const m = missionOf(card.incident);
-      if (m) setText(card.eta, etaText(m));
+      if (m) setText(card.eta, etaText(m, card.incident));
     }
   }, 1000);
 
