@@ -5,7 +5,8 @@ responder, who gets only the events of its own incidents, their missions and the
 a missing or unknown token is refused with HTTP 401, another role with 403, before the
 socket is accepted.
 
-``/ws/events?since=SEQ`` first replays the stored events after ``SEQ``, then sends new
+``/ws/events?since=SEQ`` first replays the stored events after ``SEQ`` (or, for a new
+screen without a ``since``, ``?recent=N`` replays the last ``N``, at most 1000), then sends new
 ones as they happen, each one JSON object ``{seq, kind, subject_id, at, payload}`` in
 sequence order. Events are stored before they are announced, so the store is the backlog:
 a client too slow for its bounded live queue loses nothing — when it falls behind, the
@@ -40,6 +41,8 @@ router = APIRouter()
 EVENT_QUEUE = 1000
 """Live events buffered per client before it is served from the store instead."""
 REPLAY_PAGE = 500
+RECENT_MAX = 1000
+"""The most events ``?recent=`` replays to a new screen."""
 SEND_TIMEOUT_S = 10.0
 
 
@@ -105,11 +108,17 @@ async def events(websocket: WebSocket) -> None:
     if since is not None and since < 0:
         await _deny(websocket, 422, "since: a sequence number >= 0")
         return
+    recent = _int_param(websocket, "recent")
+    if recent is not None and not 0 <= recent <= RECENT_MAX:
+        await _deny(websocket, 422, f"recent: a number of events 0..{RECENT_MAX}")
+        return
     services = services_of(websocket)
     scope = await ResponderScope.load(services, actor) if actor.role == Role.RESPONDER else None
     admits = scope.admits if scope is not None else _everything
     async with services.bus.subscribe("events/#", maxsize=EVENT_QUEUE, policy="drop_oldest") as sub:
-        last = since if since is not None else await services.store.last_event_seq()
+        last = since
+        if last is None:
+            last = max(0, await services.store.last_event_seq() - (recent or 0))
         await websocket.accept()
         sender = asyncio.create_task(
             _send_events(websocket, services.store, sub, last, admits), name="events-ws-send"

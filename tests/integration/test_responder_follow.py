@@ -115,3 +115,14 @@ async def test_a_responder_follows_its_own_request_and_sees_no_other(tmp_path: P
             return await _ws_status(f"{svc.ws_url}/ws/video/{drone}?token={tokens['a']}") == 403
 
         await wait_for(refused, 10, "drone a's video closed to responder a")
+
+        # a new screen (no since) is first shown the latest events, then live ones
+        last = await svc.services.store.last_event_seq()
+        url = f"{svc.ws_url}/ws/events?recent=3&token={svc.tokens['viewer']}"
+        async with websockets.connect(url) as ws:
+            first = [e["seq"] for e in await _events(ws, quiet_s=1.0)]
+        assert len(first) >= 3 and first[0] >= last - 2
+        assert first == list(range(first[0], first[0] + len(first)))
+        for bad in ("5000", "-1", "many"):
+            url = f"{svc.ws_url}/ws/events?recent={bad}&token={svc.tokens['viewer']}"
+            assert await _ws_status(url) == 422

@@ -12,6 +12,9 @@ const SEQ_KEY = "mc.events.seq";
 
 // ---------------------------------------------------------------- /ws/events
 
+/** Events a screen that has seen none yet is shown first (the feed is not empty). */
+const RECENT = 50;
+
 /** The last event sequence number this browser has seen (null: none yet). */
 export function lastSeq() {
   try {
@@ -43,7 +46,9 @@ export class EventStream {
   constructor(token, { onEvent, onReconnect, onReset, onFailing, name = "events" } = {}) {
     this.name = name;
     this.seq = lastSeq();
-    this.socket = new Socket(() => wsUrl("/ws/events", { token, since: this.seq }), {
+    // a screen that has seen nothing yet starts with the latest events, not an empty feed
+    const query = () => (this.seq === null ? { token, recent: RECENT } : { token, since: this.seq });
+    this.socket = new Socket(() => wsUrl("/ws/events", query()), {
       onOpen: (again) => {
         connection.set(this.name, true);
         if (again && onReconnect) onReconnect();
